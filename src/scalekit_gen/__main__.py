@@ -1,0 +1,3 @@
+from scalekit_gen.cli import main
+
+main()

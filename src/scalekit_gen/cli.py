@@ -1,0 +1,223 @@
+"""The `scalekit` command line: parse, prompt, print. The work happens in the library.
+
+Human output (tables, progress, the wizard) goes to stderr; machine output
+(`--format json|yaml`, `presets show`) to stdout. `ScalekitGroup.main` is the one place that
+turns errors into messages and exit codes: 2 for a user error, 130 for Ctrl-C, 1 for a bug.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from scalekit_gen import __version__
+from scalekit_gen.errors import BUG, INTERRUPTED, ScalekitError
+
+
+class ScalekitGroup(TyperGroup):
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102 - click's signature
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(*args, **kwargs)
+        except typer.Exit as done:  # Typer turns Ctrl-C into Exit(130) itself
+            result = done.exit_code
+        except typer.TyperException as error:  # usage errors: bad option, bad choice
+            getattr(error, "show", lambda: _err().print(error.format_message()))()
+            sys.exit(error.exit_code)
+        except (typer.Abort, KeyboardInterrupt):
+            result = INTERRUPTED
+        except ScalekitError as error:
+            _err().print(f"[bold red]error:[/bold red] {error}", highlight=False, markup=True)
+            sys.exit(error.exit_code)
+        except Exception:
+            traceback.print_exc()
+            _err().print(
+                f"[bold red]scalekit {__version__} hit a bug.[/bold red] Please report it with "
+                "the traceback above."
+            )
+            sys.exit(BUG)
+        if result == INTERRUPTED:
+            _err().print("\n[yellow]Interrupted — nothing was written.[/yellow]")
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+app = typer.Typer(
+    cls=ScalekitGroup,
+    name="scalekit",
+    help="Turn a Python backend's week-one decisions into a project that runs on day one.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+presets_app = typer.Typer(
+    help="List, show and derive presets (commented YAML answer sets).",
+    invoke_without_command=True,
+)
+app.add_typer(presets_app, name="presets")
+
+
+def _err() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
+PresetOption = Annotated[
+    str | None,
+    typer.Option("--preset", "-p", metavar="NAME|PATH",
+                 help="Start from a shipped preset (see `scalekit presets`) or a YAML file."),
+]
+AnswersOption = Annotated[
+    Path | None,
+    typer.Option("--answers", "-a", metavar="FILE", exists=False,
+                 help="A YAML answers file (a project's .copier-answers.yml works too). "
+                      "Overrides the preset."),
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", metavar="KEY=VALUE",
+                 help="Answer one decision; repeatable. Overrides the preset and answers file. "
+                      "Lists are comma-separated: --set modules=accounts,billing"),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"scalekit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True,
+                           help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Turn a Python backend's week-one decisions into a project that runs on day one."""
+
+
+@app.command()
+def new(
+    dest: Annotated[
+        Path | None,
+        typer.Argument(help="Directory to create (must not exist or be empty). "
+                            "Default: ./<project-slug>."),
+    ] = None,
+    preset: PresetOption = None,
+    answers: AnswersOption = None,
+    set_: SetOption = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Take the default for every unanswered "
+                                                "decision; never prompt.")
+    ] = False,
+    interactive: Annotated[
+        bool, typer.Option("--interactive", "-i",
+                           help="Ask for missing answers even when stdin is not a terminal "
+                                "(answers are read line by line).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and the files, write nothing.")
+    ] = False,
+    no_git: Annotated[
+        bool, typer.Option("--no-git", help="Skip `git init` and the first commit.")
+    ] = False,
+) -> None:
+    """Walk through the decisions and render a new project into DEST."""
+    from scalekit_gen import commands
+
+    commands.new(
+        console=_err(),
+        dest=dest,
+        preset=preset,
+        answers_file=answers,
+        sets=set_ or [],
+        assume_defaults=yes,
+        interactive=interactive or _stdin_is_terminal(),
+        dry_run=dry_run,
+        git=not no_git,
+    )
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+@app.command()
+def plan(
+    preset: PresetOption = None,
+    answers: AnswersOption = None,
+    set_: SetOption = None,
+    output_format: Annotated[
+        Format, typer.Option("--format", "-f", help="table (stderr), json or yaml (stdout).")
+    ] = Format.table,
+) -> None:
+    """Show the decision table — choice, why, cost to reverse — and the sizing.
+
+    Unanswered decisions take their defaults; nothing is written.
+    """
+    from scalekit_gen import commands, views
+
+    document = commands.plan(preset=preset, answers_file=answers, sets=set_ or [])
+    if output_format is Format.json:
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+    elif output_format is Format.yaml:
+        sys.stdout.write(commands.to_yaml(document))
+    else:
+        console = _err()
+        console.print(views.decisions_table(document))
+        console.print(views.sizing_table(document))
+        for warning in document["warnings"]:
+            console.print(f"[yellow]warning:[/yellow] {warning}")
+
+
+@presets_app.callback()
+def _presets_list(ctx: typer.Context) -> None:
+    """List the shipped presets (without a subcommand)."""
+    if ctx.invoked_subcommand is None:
+        from scalekit_gen import presets, views
+
+        _err().print(views.presets_table(presets.list_presets()))
+
+
+@presets_app.command("show")
+def presets_show(
+    name: Annotated[str, typer.Argument(metavar="NAME|PATH", help="Preset name or file.")],
+) -> None:
+    """Print a preset's YAML, comments included (stdout)."""
+    from scalekit_gen import presets
+
+    sys.stdout.write(presets.find_preset(name).read_text(encoding="utf-8"))
+
+
+@presets_app.command("new")
+def presets_new(
+    path: Annotated[Path, typer.Argument(help="File to create; an existing file is refused.")],
+    base: Annotated[
+        str | None, typer.Option("--from", metavar="NAME|PATH",
+                                 help="Copy this preset, comments and all.")
+    ] = None,
+    set_: SetOption = None,
+) -> None:
+    """Write a new, validated preset — e.g. your organisation's standard."""
+    from scalekit_gen import commands
+
+    commands.new_preset(console=_err(), path=path, base=base, sets=set_ or [])
+
+
+def main() -> None:
+    app()

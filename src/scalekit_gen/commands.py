@@ -1,0 +1,125 @@
+"""What each CLI command does, as plain keyword-argument functions (the CLI only parses)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from scalekit_gen.blueprint import Blueprint, build_blueprint, pending, plain, resolve
+from scalekit_gen.errors import BlueprintError, MissingAnswersError, PresetError
+from scalekit_gen.plan import build_plan
+from scalekit_gen.presets import collect_layers, derive_preset, load_preset, parse_set_options
+
+
+def _blueprint_for_new(
+    *,
+    console: Console,
+    dest: Path | None,
+    preset: str | None,
+    answers_file: Path | None,
+    sets: list[str],
+    assume_defaults: bool,
+    interactive: bool,
+) -> tuple[Blueprint, bool]:
+    """Resolve the answers, asking for the missing ones when allowed. Returns (bp, asked)."""
+    layers = collect_layers(
+        preset=preset,
+        answers_file=answers_file,
+        sets=sets,
+        project_name=dest.name if dest is not None else None,
+    )
+    resolution = resolve(layers)
+    if resolution.problems:
+        raise BlueprintError(resolution.problems)
+    missing = pending(resolution.given)
+    if not missing or assume_defaults:
+        return build_blueprint(layers), False
+    if not interactive:
+        raise MissingAnswersError([decision.key for decision in missing])
+    from scalekit_gen.wizard import run_wizard
+
+    layers.append(run_wizard(resolution.given, console))
+    return build_blueprint(layers), True
+
+
+def new(
+    *,
+    console: Console,
+    dest: Path | None,
+    preset: str | None,
+    answers_file: Path | None,
+    sets: list[str],
+    assume_defaults: bool,
+    interactive: bool,
+    dry_run: bool,
+    git: bool,
+) -> Path:
+    from scalekit_gen import views
+    from scalekit_gen.render import check_destination, render_project
+
+    if dest is not None:
+        check_destination(dest.absolute())  # refuse before asking a single question
+    blueprint, asked = _blueprint_for_new(
+        console=console, dest=dest, preset=preset, answers_file=answers_file, sets=sets,
+        assume_defaults=assume_defaults, interactive=interactive,
+    )
+    target = dest if dest is not None else Path(blueprint.project_slug)
+    plan = build_plan(blueprint)
+    if asked or dry_run:
+        console.print(views.decisions_table(plan, title=f"Plan for {target}"))
+        console.print(views.sizing_table(plan))
+    for warning in plan["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    if asked and not dry_run:
+        from scalekit_gen.wizard import confirm
+
+        if not confirm(console, f"Render the project into {target}?"):
+            console.print("Cancelled — nothing was written.")
+            raise SystemExit(0)
+    with console.status(f"Rendering {target} …"):
+        result = render_project(blueprint, target, git=git, dry_run=dry_run)
+    if dry_run:
+        console.print(f"Dry run: would write {len(result.files)} files into {result.destination}:")
+        for name in result.files:
+            console.print(f"  {name}", highlight=False)
+        return result.destination
+    console.print(f"[green]Created {result.destination}[/green] ({len(result.files)} files"
+                  f"{', first commit made' if result.git_commit else ''}). Next:")
+    for step in views.next_steps(result.destination, result.files):
+        console.print(f"  {step}", highlight=False)
+    return result.destination
+
+
+def plan(*, preset: str | None, answers_file: Path | None, sets: list[str]) -> dict[str, Any]:
+    layers = collect_layers(preset=preset, answers_file=answers_file, sets=sets)
+    return build_plan(build_blueprint(layers))
+
+
+def to_yaml(document: Any) -> str:
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.sort_base_mapping_type_on_output = False  # keep the plan's own key order
+    buffer = io.StringIO()
+    yaml.dump(document, buffer)
+    return buffer.getvalue()
+
+
+def new_preset(*, console: Console, path: Path, base: str | None, sets: list[str]) -> Path:
+    if path.exists():
+        raise PresetError(f"{path} already exists — scalekit never overwrites a file; "
+                          "choose another name")
+    changes = parse_set_options(sets)
+    layers = [*(load_preset(base) if base else []), changes]
+    build_blueprint(layers)  # the new preset must be valid before it is written
+    typed = {key: plain(value) for key, value in resolve([changes]).given.items()}
+    text = derive_preset(base, typed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("x", encoding="utf-8") as handle:  # "x": fail rather than overwrite
+        handle.write(text)
+    console.print(f"[green]Wrote {path}[/green]. Use it with: scalekit new --preset {path}")
+    return path

@@ -1,0 +1,63 @@
+"""One exception family. `cli.main` is the only place that turns it into text and exit codes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+USER_ERROR = 2
+BUG = 1
+INTERRUPTED = 130
+
+
+class ScalekitError(Exception):
+    """A problem the user can fix; shown without a traceback, exit code 2."""
+
+    exit_code = USER_ERROR
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the answers, located where the user can find it."""
+
+    key: str
+    message: str
+    source: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        return f"{where}{self.key}: {self.message}"
+
+
+class BlueprintError(ScalekitError):
+    """The answers do not form a valid blueprint; lists every problem at once."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        lines = "\n".join(f"  - {problem}" for problem in self.problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} with the answers:\n{lines}")
+
+
+class MissingAnswersError(ScalekitError):
+    """No terminal to ask on and no --yes: say which answers are missing and how to give them."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self.keys = tuple(keys)
+        super().__init__(
+            f"missing answers for: {', '.join(self.keys)}. There is no terminal to ask on. "
+            "Pass --yes to take the defaults, or give them with --set KEY=VALUE, "
+            "--answers FILE or --preset NAME."
+        )
+
+
+class PresetError(ScalekitError):
+    """A preset or answers file cannot be found or read."""
+
+
+class DestinationError(ScalekitError):
+    """The destination cannot be rendered into; nothing was touched."""
+
+
+class RenderError(ScalekitError):
+    """Rendering failed; the partial output was removed."""

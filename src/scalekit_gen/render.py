@@ -1,0 +1,174 @@
+"""Blueprint -> project on disk, all or nothing.
+
+Copier renders into a staging directory next to the destination; the finished tree is moved
+into place with one rename. A failure or Ctrl-C at any point removes the staging directory and
+any parent directories this run created, and an existing non-empty destination is refused
+before anything is written. Nothing the user already had is ever touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from scalekit_gen import __version__
+from scalekit_gen.blueprint import Blueprint
+from scalekit_gen.errors import DestinationError, RenderError
+from scalekit_gen.paths import template_dir
+
+STAGING_SUFFIX = ".scalekit-partial"
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    destination: Path
+    files: tuple[str, ...]  # relative paths, sorted
+    git_commit: bool
+
+
+def check_destination(dest: Path) -> None:
+    """Refuse a destination we could only render into by touching the user's files."""
+    if dest.is_symlink() or dest.is_file():
+        raise DestinationError(f"{dest} exists and is not a directory — choose another path")
+    if dest.is_dir() and any(dest.iterdir()):
+        raise DestinationError(
+            f"{dest} already exists and is not empty — scalekit never writes into existing "
+            "files; choose a new directory (to move a generated project to a newer template, "
+            "use scalekit update)"
+        )
+
+
+def render_project(
+    blueprint: Blueprint,
+    dest: Path,
+    *,
+    git: bool = True,
+    dry_run: bool = False,
+    template: Path | None = None,
+) -> RenderResult:
+    dest = Path(os.path.abspath(dest))
+    check_destination(dest)
+    with _created_parents(dest.parent) as parent, _staging(parent, dest.name) as staging:
+        out = staging / dest.name
+        _copier_render(blueprint, template or template_dir(), out)
+        files = tuple(sorted(_relative_files(out)))
+        committed = False
+        if not dry_run:
+            committed = git and _git_init(out)
+            _move_into_place(out, dest)
+    return RenderResult(dest, files, committed)
+
+
+@contextmanager
+def _created_parents(parent: Path) -> Iterator[Path]:
+    """Create missing parent directories; remove exactly those again if rendering fails."""
+    missing = [p for p in (parent, *parent.parents) if not p.exists()]
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DestinationError(f"cannot create {parent}: {error.strerror}") from None
+    try:
+        yield parent
+    except BaseException:
+        for path in missing:  # deepest first
+            with _ignored(OSError):
+                path.rmdir()
+        raise
+
+
+@contextmanager
+def _staging(parent: Path, name: str) -> Iterator[Path]:
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=STAGING_SUFFIX, dir=parent))
+    except OSError as error:
+        raise DestinationError(f"cannot write in {parent}: {error.strerror}") from None
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextmanager
+def _ignored(*errors: type[BaseException]) -> Iterator[None]:
+    try:
+        yield
+    except errors:
+        pass
+
+
+def _copier_render(blueprint: Blueprint, template: Path, out: Path) -> None:
+    import copier  # imported on use: the heaviest import of the CLI
+
+    try:
+        copier.run_copy(
+            str(template),
+            out,
+            data=blueprint.copier_data,
+            defaults=True,  # never prompt: the blueprint already holds every answer
+            quiet=True,
+            unsafe=True,  # our own template loads our own Jinja extension
+            overwrite=False,
+            skip_tasks=True,
+        )
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as error:
+        raise RenderError(f"rendering the template failed: {error}") from error
+
+
+def _relative_files(root: Path) -> Iterator[str]:
+    for path in root.rglob("*"):
+        if path.is_file() and ".git" not in path.relative_to(root).parts:
+            yield path.relative_to(root).as_posix()
+
+
+def _move_into_place(out: Path, dest: Path) -> None:
+    try:
+        # rename(2) replaces an empty directory atomically and fails if anything appeared in
+        # it meanwhile, so a concurrent write into dest is refused, never overwritten.
+        os.rename(out, dest)
+    except OSError as error:
+        raise DestinationError(
+            f"cannot move the rendered project into {dest}: {error.strerror}; nothing was "
+            "written there"
+        ) from None
+
+
+def _git_init(root: Path) -> bool:
+    """`git init` and a first commit; quietly skipped when git is missing or fails."""
+    git = shutil.which("git")
+    if git is None:
+        return False
+    env = {**os.environ, **_fallback_identity(git)}
+    steps = (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["commit", "-q", "--no-verify", "-m", f"Initial commit from scalekit {__version__}"],
+    )
+    for step in steps:
+        done = subprocess.run([git, *step], cwd=root, env=env, capture_output=True, check=False)
+        if done.returncode != 0:
+            shutil.rmtree(root / ".git", ignore_errors=True)
+            return False
+    return True
+
+
+def _fallback_identity(git: str) -> dict[str, str]:
+    """Commit as the user when git knows them, otherwise as scalekit (a fresh CI box)."""
+    known = subprocess.run(
+        [git, "config", "user.email"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    if known:
+        return {}
+    return {
+        "GIT_AUTHOR_NAME": "scalekit",
+        "GIT_AUTHOR_EMAIL": "scalekit@localhost",
+        "GIT_COMMITTER_NAME": "scalekit",
+        "GIT_COMMITTER_EMAIL": "scalekit@localhost",
+    }

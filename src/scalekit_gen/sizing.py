@@ -1,0 +1,226 @@
+"""Capacity model: from a target scale to worker counts, pool sizes and connection limits.
+
+Every number written into a generated project (gunicorn/uvicorn workers, SQLAlchemy pools,
+PgBouncer and PostgreSQL limits, worker concurrency, HPA bounds) comes from `size()`, and the
+formulas below are rendered verbatim into the project's `docs/capacity.md`.
+
+The invariant the model keeps, whatever the input: the server connections PostgreSQL can be
+asked for (through PgBouncer or straight from the app pools) plus the connections reserved for
+migrations and administration never exceed `max_connections`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """The stated assumptions behind every number; change them, re-run, get new numbers."""
+
+    active_share: float = 0.10  # share of target users active at the peak
+    requests_per_active_user_s: float = 0.2  # one request every five seconds while active
+    headroom: float = 2.0  # size for twice the peak, as the load-test rule says
+    cpu_per_pod: int = 2  # vCPUs a web pod requests
+    cpu_ms_per_request: float = 5.0  # Python CPU per request: routing, ORM, serialisation
+    latency_ms: float = 50.0  # mean wall time of a request, database waits included
+    db_ms_per_request: float = 10.0  # time a request holds a server connection (transactions)
+    job_share: float = 0.05  # share of requests that enqueue a background job
+    job_seconds: float = 0.5  # mean run time of a job
+    memory_mib_per_process: int = 512  # recycle a worker past this (Instagram's cap)
+    min_replicas: int = 2  # two pods, so a PodDisruptionBudget can always keep one
+    pgbouncer_rps: int = 10_000  # requests per second one single-threaded PgBouncer carries
+    postgres_reserved: int = 10  # superuser_reserved_connections, migrations, admin, metrics
+
+
+DEFAULT_ASSUMPTIONS = Assumptions()
+
+# (what, formula) — rendered into docs/capacity.md of every generated project.
+FORMULAS: tuple[tuple[str, str], ...] = (
+    ("peak RPS (when not given)", "target_users × active_share × requests_per_active_user_s"),
+    ("design RPS", "peak RPS × headroom"),
+    ("RPS one web pod carries", "cpu_per_pod × 1000 / cpu_ms_per_request"),
+    ("web processes per pod", "async: cpu_per_pod (one event loop per core); "
+                              "sync: 2 × cpu_per_pod + 1 (gunicorn's rule)"),
+    ("HPA max replicas", "max(min_replicas, ⌈design RPS / RPS per pod⌉)"),
+    ("HPA min replicas", "max(min_replicas, ⌈peak RPS / 2 / RPS per pod⌉)"),
+    ("in-flight requests per process", "⌈design RPS × latency / (HPA max × processes per pod)⌉"),
+    ("DB pool per process", "clamp(in-flight per process, 4, 20), max_overflow = ⌈pool / 2⌉"),
+    ("sync threads per process", "pool + max_overflow (a thread never waits for a connection)"),
+    ("jobs in flight", "design RPS × job_share × job_seconds"),
+    ("worker replicas", "max(1, ⌈jobs in flight / worker concurrency⌉)"),
+    ("client connections", "HPA max × processes × (pool + overflow) × (1 + read replicas) + "
+                           "worker replicas × worker concurrency (one pool per database)"),
+    ("PgBouncer replicas", "max(2, ⌈design RPS / pgbouncer_rps⌉)"),
+    ("PgBouncer max_client_conn", "max(100, client connections × 1.25, rounded up to 50)"),
+    ("PgBouncer default_pool_size (transaction)",
+     "clamp(⌈(design RPS × db_ms_per_request + jobs in flight) × 1.5 / PgBouncer replicas⌉, "
+     "10, 100), reserve_pool_size = ⌈pool / 4⌉"),
+    ("server connections", "transaction: PgBouncer replicas × (pool + reserve); session and "
+                           "app-pool-only: client connections"),
+    ("PostgreSQL max_connections", "max(100, server connections + postgres_reserved, rounded up "
+                                   "to 10)"),
+)
+
+
+@dataclass(frozen=True)
+class Sizing:
+    peak_rps: int
+    peak_rps_estimated: bool
+    design_rps: int
+    web_processes_per_pod: int
+    web_threads_per_process: int  # 1 for async; sync servers get a thread per DB connection
+    web_pod_cpu: int
+    web_pod_memory_mib: int
+    hpa_min_replicas: int
+    hpa_max_replicas: int
+    db_pool_size: int
+    db_max_overflow: int
+    worker_concurrency: int
+    worker_replicas: int
+    client_connections: int
+    pgbouncer_replicas: int
+    pgbouncer_max_client_conn: int
+    pgbouncer_default_pool_size: int
+    pgbouncer_reserve_pool_size: int
+    server_connections: int
+    postgres_max_connections: int
+    postgres_reserved_connections: int
+    server_keepalive_s: int
+    server_graceful_timeout_s: int
+    server_timeout_s: int
+    warnings: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["warnings"] = list(self.warnings)
+        return data
+
+
+def _clamp(value: int, low: int, high: int) -> int:
+    return max(low, min(high, value))
+
+
+def _round_up(value: float, step: int) -> int:
+    return int(math.ceil(value / step) * step)
+
+
+def estimate_peak_rps(target_users: int, a: Assumptions = DEFAULT_ASSUMPTIONS) -> int:
+    return max(1, math.ceil(target_users * a.active_share * a.requests_per_active_user_s))
+
+
+def web_processes_per_pod(concurrency: str, a: Assumptions = DEFAULT_ASSUMPTIONS) -> int:
+    return a.cpu_per_pod if concurrency == "async" else 2 * a.cpu_per_pod + 1
+
+
+def worker_concurrency(queue: str, concurrency: str, a: Assumptions = DEFAULT_ASSUMPTIONS) -> int:
+    """Jobs one worker pod runs at once: coroutines for taskiq, processes/threads otherwise."""
+    if queue == "none":
+        return 0
+    if queue == "taskiq" or (concurrency == "async" and queue == "dramatiq"):
+        return 16
+    return 2 * a.cpu_per_pod  # jobs wait on I/O, so two per core
+
+
+def size(
+    *,
+    concurrency: str,
+    pooling: str,
+    queue: str,
+    target_users: int,
+    peak_rps: int = 0,
+    read_replicas: int = 0,
+    assumptions: Assumptions = DEFAULT_ASSUMPTIONS,
+) -> Sizing:
+    a = assumptions
+    peak = peak_rps if peak_rps > 0 else estimate_peak_rps(target_users, a)
+    design = math.ceil(peak * a.headroom)
+    pod_rps = a.cpu_per_pod * 1000 / a.cpu_ms_per_request
+
+    processes = web_processes_per_pod(concurrency, a)
+    hpa_max = max(a.min_replicas, math.ceil(design / pod_rps))
+    hpa_min = max(a.min_replicas, math.ceil(peak / 2 / pod_rps))
+
+    in_flight = math.ceil(design * a.latency_ms / 1000 / (hpa_max * processes))
+    pool = _clamp(in_flight, 4, 20)
+    overflow = math.ceil(pool / 2)
+    threads = 1 if concurrency == "async" else pool + overflow
+
+    jobs_in_flight = design * a.job_share * a.job_seconds
+    per_worker = worker_concurrency(queue, concurrency, a)
+    workers = max(1, math.ceil(jobs_in_flight / per_worker)) if per_worker else 0
+
+    # Each web process keeps one pool per database it reads from: the primary and every
+    # replica. Replicas run the same limits as the primary (a hot standby must allow at
+    # least the primary's max_connections), so one invariant covers every server.
+    clients = hpa_max * processes * (pool + overflow) * (1 + read_replicas)
+    clients += workers * per_worker
+
+    if pooling == "app-pool-only":
+        bouncers, max_client, bouncer_pool, reserve = 0, 0, 0, 0
+        server = clients
+    else:
+        bouncers = max(2, math.ceil(design / a.pgbouncer_rps))
+        max_client = max(100, _round_up(clients * 1.25, 50))
+        if pooling == "pgbouncer-transaction":
+            busy = design * a.db_ms_per_request / 1000 + jobs_in_flight
+            bouncer_pool = _clamp(math.ceil(busy * 1.5 / bouncers), 10, 100)
+            reserve = math.ceil(bouncer_pool / 4)
+            server = bouncers * (bouncer_pool + reserve)
+        else:  # session mode: every client connection pins a server connection
+            bouncer_pool, reserve = math.ceil(clients / bouncers), 0
+            server = bouncers * bouncer_pool
+
+    max_connections = max(100, _round_up(server + a.postgres_reserved, 10))
+    return Sizing(
+        peak_rps=peak,
+        peak_rps_estimated=peak_rps <= 0,
+        design_rps=design,
+        web_processes_per_pod=processes,
+        web_threads_per_process=threads,
+        web_pod_cpu=a.cpu_per_pod,
+        web_pod_memory_mib=processes * a.memory_mib_per_process,
+        hpa_min_replicas=hpa_min,
+        hpa_max_replicas=hpa_max,
+        db_pool_size=pool,
+        db_max_overflow=overflow,
+        worker_concurrency=per_worker,
+        worker_replicas=workers,
+        client_connections=clients,
+        pgbouncer_replicas=bouncers,
+        pgbouncer_max_client_conn=max_client,
+        pgbouncer_default_pool_size=bouncer_pool,
+        pgbouncer_reserve_pool_size=reserve,
+        server_connections=server,
+        postgres_max_connections=max_connections,
+        postgres_reserved_connections=a.postgres_reserved,
+        server_keepalive_s=5,
+        server_graceful_timeout_s=30,
+        server_timeout_s=30,
+        warnings=_warnings(pooling, design, hpa_max, max_connections, a),
+    )
+
+
+def _warnings(
+    pooling: str, design: int, hpa_max: int, max_connections: int, a: Assumptions
+) -> tuple[str, ...]:
+    notes: list[str] = []
+    if max_connections > 500:
+        fix = (
+            "put PgBouncer in transaction mode in front of it"
+            if pooling != "pgbouncer-transaction"
+            else "add read replicas and move reads there before the primary saturates"
+        )
+        notes.append(
+            f"PostgreSQL would need max_connections={max_connections}; every backend costs "
+            f"memory and CPU, and above a few hundred the primary degrades — {fix}."
+        )
+    if hpa_max > 50:
+        notes.append(
+            f"{hpa_max} web pods at {design} design RPS: cache hot reads and measure the real "
+            f"CPU cost per request (assumed {a.cpu_ms_per_request:g} ms) before buying that "
+            "much compute."
+        )
+    return tuple(notes)
