@@ -219,7 +219,7 @@ def _unknown_key_message(key: str) -> str:
     import difflib
 
     close = difflib.get_close_matches(key, DECISIONS, n=1)
-    hint = f" — did you mean {close[0]}?" if close else ""
+    hint = f" — did you mean {close[0]}?" if close else "."
     return f"unknown decision{hint} Known decisions: {', '.join(DECISIONS)}"
 
 

@@ -34,7 +34,8 @@ class ScalekitGroup(TyperGroup):
         except (typer.Abort, KeyboardInterrupt):
             result = INTERRUPTED
         except ScalekitError as error:
-            _err().print(f"[bold red]error:[/bold red] {error}", highlight=False, markup=True)
+            # soft_wrap: let the terminal wrap, so a message copied from CI stays one line
+            _err().print(f"[bold red]error:[/bold red] {error}", soft_wrap=True)
             sys.exit(error.exit_code)
         except Exception:
             traceback.print_exc()

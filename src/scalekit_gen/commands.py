@@ -69,7 +69,7 @@ def new(
     target = dest if dest is not None else Path(blueprint.project_slug)
     plan = build_plan(blueprint)
     if asked or dry_run:
-        console.print(views.decisions_table(plan, title=f"Plan for {target}"))
+        console.print(views.decisions_table(plan, title=f"Plan for {target}", with_why=not asked))
         console.print(views.sizing_table(plan))
     for warning in plan["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {warning}")

@@ -26,7 +26,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.source}: " if self.source else ""
-        return f"{where}{self.key}: {self.message}"
+        # Rule messages already open with "key: value"; do not say the key twice.
+        key = "" if self.message.startswith(f"{self.key}: ") else f"{self.key}: "
+        return f"{where}{key}{self.message}"
 
 
 class BlueprintError(ScalekitError):
@@ -46,8 +48,8 @@ class MissingAnswersError(ScalekitError):
         self.keys = tuple(keys)
         super().__init__(
             f"missing answers for: {', '.join(self.keys)}. There is no terminal to ask on. "
-            "Pass --yes to take the defaults, or give them with --set KEY=VALUE, "
-            "--answers FILE or --preset NAME."
+            "Pass --yes to take the defaults, give them with --set KEY=VALUE, --answers FILE "
+            "or --preset NAME, or pass --interactive to answer them on stdin."
         )
 
 

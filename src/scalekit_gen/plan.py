@@ -53,6 +53,14 @@ def reversal_of(decision: Decision, value: Any) -> tuple[str, str]:
     return Cost.LOW.value, ""
 
 
+def _display(blueprint: Blueprint, decision: Decision, value: Any) -> str:
+    if value is None:
+        return f"n/a ({decision.applies_note})"
+    if decision.key == "peak_rps" and value == 0:
+        return f"estimated: {blueprint.sizing.peak_rps:,}"
+    return display(value)
+
+
 def decision_entry(blueprint: Blueprint, decision: Decision) -> dict[str, Any]:
     value = blueprint.answers[decision.key]
     chosen = _chosen_options(decision, value)
@@ -67,9 +75,9 @@ def decision_entry(blueprint: Blueprint, decision: Decision) -> dict[str, Any]:
         "applies": value is not None,
         "applies_note": decision.applies_note,
         "value": plain(value),
-        "display": display(value) if value is not None else f"n/a ({decision.applies_note})",
+        "display": _display(blueprint, decision, value),
         "source": blueprint.sources[decision.key],
-        "why": "; ".join(option.choose_when for option in chosen) or decision.context,
+        "why": "; ".join(option.choose_when for option in chosen),
         "cost": cost,
         "cost_reason": cost_reason,
         "alternatives": [

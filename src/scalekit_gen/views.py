@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.table import Table
 
 from scalekit_gen.presets import PresetInfo
@@ -23,23 +24,25 @@ def cost_markup(cost: str) -> str:
     return f"[{_COST_STYLE.get(cost, 'default')}]{cost}[/]"
 
 
-def decisions_table(plan: Mapping[str, Any], *, title: str = "Decisions") -> Table:
-    table = Table(title=title, title_justify="left", show_lines=False)
+def decisions_table(
+    plan: Mapping[str, Any], *, title: str = "Decisions", with_why: bool = True
+) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("decision", no_wrap=True)
-    table.add_column("choice")
-    table.add_column("why", ratio=3)
-    table.add_column("cost to reverse", no_wrap=True)
-    table.add_column("from", style="dim")
+    table.add_column("choice (from)", max_width=30)
+    table.add_column("cost", no_wrap=True)
+    if with_why:
+        table.add_column("choose it when", ratio=1)
     for entry in plan["decisions"]:
         if not entry["applies"]:
             continue
-        table.add_row(
-            entry["title"],
-            f"[bold]{entry['display']}[/bold]",
-            entry["why"],
-            cost_markup(entry["cost"]),
-            entry["source"],
-        )
+        choice = f"[bold]{entry['display']}[/bold]"
+        if entry["source"] != "default":
+            choice += f" [dim]({entry['source']})[/dim]"
+        cells = [entry["key"], choice, cost_markup(entry["cost"])]
+        if with_why:
+            cells.append(entry["why"])
+        table.add_row(*cells)
     return table
 
 
@@ -58,7 +61,8 @@ _SIZING_ROWS = (
 
 def sizing_table(plan: Mapping[str, Any]) -> Table:
     sizing = plan["sizing"]
-    table = Table(title="Sizing (docs/capacity.md has the formulas)", title_justify="left")
+    table = Table(title="Sizing (docs/capacity.md has the formulas)", title_justify="left",
+                  box=box.SIMPLE_HEAD)
     table.add_column("what")
     table.add_column("value")
     for label, template in _SIZING_ROWS:
