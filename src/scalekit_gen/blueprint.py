@@ -164,15 +164,18 @@ def _parse_owners(decision: Decision, raw: Any) -> dict[str, str]:
     if isinstance(raw, str):
         pairs = [item.partition(":") for item in _split(raw)]
         if any(not sep for _, sep, _ in pairs):
-            raise ValueError("write owners as module:@handle pairs, e.g. *:@acme/backend,"
-                             "billing:@acme/payments")
+            raise ValueError(
+                "write owners as module:@handle pairs, e.g. *:@acme/backend,billing:@acme/payments"
+            )
         raw = {key.strip(): value.strip() for key, _, value in pairs}
     if not isinstance(raw, Mapping):
         raise ValueError("must map modules to owners, e.g. {'*': '@acme/backend'}")
     bad = [f"{owner!r}" for owner in raw.values() if not _OWNER.match(str(owner))]
     if bad:
-        raise ValueError(f"{', '.join(bad)} is not a GitHub/GitLab handle (@user or @org/team) "
-                         "or an email address")
+        raise ValueError(
+            f"{', '.join(bad)} is not a GitHub/GitLab handle (@user or @org/team) "
+            "or an email address"
+        )
     return {str(key): str(value) for key, value in raw.items()}
 
 
@@ -280,9 +283,13 @@ def _rule_problems(answers: Mapping[str, Any], sources: Mapping[str, str]) -> li
     ]
 
 
+def _is_given(sources: Mapping[str, str], key: str) -> bool:
+    return sources.get(key, DEFAULT_SOURCE) != DEFAULT_SOURCE
+
+
 def _blame(key: str, other: str, sources: Mapping[str, str]) -> str:
     """Name where the clashing answers came from (defaults are not worth naming)."""
-    given = {k: sources[k] for k in (key, other) if sources.get(k, DEFAULT_SOURCE) != DEFAULT_SOURCE}
+    given = {k: sources[k] for k in (key, other) if _is_given(sources, k)}
     if len(set(given.values())) == 1:
         return next(iter(given.values()))
     return ", ".join(f"{k} from {source}" for k, source in given.items())

@@ -171,7 +171,7 @@ def _owners_default(answers: Answers) -> dict[str, str]:
 
 
 def _has_queue(answers: Answers) -> bool:
-    return answers.get("queue", "none") != "none"
+    return bool(answers.get("queue", "none") != "none")
 
 
 # --------------------------------------------------------------------------- naming helpers
@@ -179,8 +179,25 @@ def _has_queue(answers: Answers) -> bool:
 # with exactly the same functions.
 
 RESERVED_MODULE_NAMES = frozenset(
-    {"core", "api", "app", "config", "settings", "tests", "migrations", "alembic", "main",
-     "models", "admin", "static", "templates", "worker", "tasks", "loadtests", "docs"}
+    {
+        "core",
+        "api",
+        "app",
+        "config",
+        "settings",
+        "tests",
+        "migrations",
+        "alembic",
+        "main",
+        "models",
+        "admin",
+        "static",
+        "templates",
+        "worker",
+        "tasks",
+        "loadtests",
+        "docs",
+    }
 )
 
 
@@ -249,15 +266,21 @@ DECISION_LIST: tuple[Decision, ...] = (
                 "fastapi",
                 "an API-first service, async-heavy I/O, typed request/response contracts, "
                 "ML serving",
-                _reversal(Cost.MAJOR, "changing framework is a 6 to 12 month rebuild of every "
-                          "endpoint, the ORM layer and the migrations"),
+                _reversal(
+                    Cost.MAJOR,
+                    "changing framework is a 6 to 12 month rebuild of every "
+                    "endpoint, the ORM layer and the migrations",
+                ),
             ),
             Option(
                 "django",
                 "a full web platform: admin, auth, sessions and the ORM out of the box "
                 "(Instagram, Pinterest)",
-                _reversal(Cost.MAJOR, "changing framework is a 6 to 12 month rebuild of every "
-                          "endpoint, the ORM layer and the migrations"),
+                _reversal(
+                    Cost.MAJOR,
+                    "changing framework is a 6 to 12 month rebuild of every "
+                    "endpoint, the ORM layer and the migrations",
+                ),
             ),
         ),
     ),
@@ -302,8 +325,9 @@ DECISION_LIST: tuple[Decision, ...] = (
             Option(
                 "postgresql",
                 "transactional data of any size: ACID, replication, partitioning, rich types",
-                _reversal(Cost.CATASTROPHIC, "moving data to another engine is a 6+ month "
-                          "migration"),
+                _reversal(
+                    Cost.CATASTROPHIC, "moving data to another engine is a 6+ month migration"
+                ),
             ),
         ),
     ),
@@ -319,8 +343,11 @@ DECISION_LIST: tuple[Decision, ...] = (
         default=0,
         minimum=0,
         maximum=15,
-        reversal=_reversal(Cost.LOW, "reads already go through the repository, so adding or "
-                           "removing replicas is a settings change"),
+        reversal=_reversal(
+            Cost.LOW,
+            "reads already go through the repository, so adding or "
+            "removing replicas is a settings change",
+        ),
     ),
     Decision(
         key="pooling",
@@ -337,8 +364,11 @@ DECISION_LIST: tuple[Decision, ...] = (
             Option(
                 "pgbouncer-transaction",
                 "almost always: many app processes share a small set of server connections",
-                _reversal(Cost.LOW, "PgBouncer is a drop-in layer; the driver settings it "
-                          "needs are already in place"),
+                _reversal(
+                    Cost.LOW,
+                    "PgBouncer is a drop-in layer; the driver settings it "
+                    "needs are already in place",
+                ),
             ),
             Option(
                 "pgbouncer-session",
@@ -350,8 +380,11 @@ DECISION_LIST: tuple[Decision, ...] = (
                 "app-pool-only",
                 "one or two processes, a managed database with its own pooler, or a "
                 "throwaway prototype",
-                _reversal(Cost.LOW, "adding PgBouncer later is straightforward; the cost is "
-                          "the months spent debugging connection timeouts first"),
+                _reversal(
+                    Cost.LOW,
+                    "adding PgBouncer later is straightforward; the cost is "
+                    "the months spent debugging connection timeouts first",
+                ),
             ),
         ),
     ),
@@ -371,8 +404,11 @@ DECISION_LIST: tuple[Decision, ...] = (
                 "celery",
                 "the broadest ecosystem: retries, schedules (beat), routing, Flower; Django "
                 "teams know it",
-                _reversal(Cost.MEDIUM, "task signatures and retry settings move; the jobs "
-                          "themselves call services and survive"),
+                _reversal(
+                    Cost.MEDIUM,
+                    "task signatures and retry settings move; the jobs "
+                    "themselves call services and survive",
+                ),
             ),
             Option(
                 "dramatiq",
@@ -393,8 +429,9 @@ DECISION_LIST: tuple[Decision, ...] = (
             Option(
                 "none",
                 "no background work yet (every request finishes its own work)",
-                _reversal(Cost.MEDIUM, "work done inside requests has to be extracted into "
-                          "jobs later"),
+                _reversal(
+                    Cost.MEDIUM, "work done inside requests has to be extracted into jobs later"
+                ),
             ),
         ),
     ),
@@ -448,8 +485,10 @@ DECISION_LIST: tuple[Decision, ...] = (
             Option(
                 "redis",
                 "one cache for everything, with TTLs, data structures and persistence options",
-                _reversal(Cost.MEDIUM, "the cache client is behind one module; TTLs and "
-                          "invalidation rules carry over"),
+                _reversal(
+                    Cost.MEDIUM,
+                    "the cache client is behind one module; TTLs and invalidation rules carry over",
+                ),
             ),
             Option(
                 "memcached",
@@ -460,14 +499,15 @@ DECISION_LIST: tuple[Decision, ...] = (
                 "redis+memcached",
                 "two layers as at Instagram: memcached for wide query caching, Redis for hot "
                 "structured data",
-                _reversal(Cost.MEDIUM, "each layer is behind its own client; one can be "
-                          "dropped"),
+                _reversal(Cost.MEDIUM, "each layer is behind its own client; one can be dropped"),
             ),
             Option(
                 "none",
                 "no read path is hot yet; every read goes to the database",
-                _reversal(Cost.MEDIUM, "adding a cache later changes how every endpoint "
-                          "thinks about freshness"),
+                _reversal(
+                    Cost.MEDIUM,
+                    "adding a cache later changes how every endpoint thinks about freshness",
+                ),
             ),
         ),
     ),
@@ -485,8 +525,7 @@ DECISION_LIST: tuple[Decision, ...] = (
         options=(
             Option(
                 "prometheus",
-                "latency histograms (p50/p95/p99), queue depth and cache hit rates on "
-                "/metrics",
+                "latency histograms (p50/p95/p99), queue depth and cache hit rates on /metrics",
                 _reversal(Cost.LOW, "add it later, but the history before that is lost"),
             ),
             Option(
@@ -559,12 +598,21 @@ DECISION_LIST: tuple[Decision, ...] = (
         kind=Kind.CHOICE,
         default="github",
         options=(
-            Option("github", "the code lives on GitHub",
-                   _reversal(Cost.LOW, "one workflow file to port")),
-            Option("gitlab", "the code lives on GitLab",
-                   _reversal(Cost.LOW, "one pipeline file to port")),
-            Option("none", "CI is provided elsewhere",
-                   _reversal(Cost.LOW, "the make targets are what CI calls")),
+            Option(
+                "github",
+                "the code lives on GitHub",
+                _reversal(Cost.LOW, "one workflow file to port"),
+            ),
+            Option(
+                "gitlab",
+                "the code lives on GitLab",
+                _reversal(Cost.LOW, "one pipeline file to port"),
+            ),
+            Option(
+                "none",
+                "CI is provided elsewhere",
+                _reversal(Cost.LOW, "the make targets are what CI calls"),
+            ),
         ),
     ),
     Decision(
@@ -578,8 +626,7 @@ DECISION_LIST: tuple[Decision, ...] = (
         ),
         kind=Kind.NAMES,
         default=("catalog",),
-        reversal=_reversal(Cost.HIGH, "untangling modules that grew into each other takes "
-                           "months"),
+        reversal=_reversal(Cost.HIGH, "untangling modules that grew into each other takes months"),
     ),
     Decision(
         key="owners",
@@ -606,8 +653,9 @@ DECISION_LIST: tuple[Decision, ...] = (
         default=10_000,
         minimum=1,
         maximum=1_000_000_000,
-        reversal=_reversal(Cost.LOW, "sizing is configuration; re-run scalekit plan and "
-                           "change the numbers"),
+        reversal=_reversal(
+            Cost.LOW, "sizing is configuration; re-run scalekit plan and change the numbers"
+        ),
     ),
     Decision(
         key="peak_rps",
@@ -631,16 +679,34 @@ RECORD_NUMBERS: Mapping[str, int] = {
 }
 
 REQUIREMENTS: tuple[Requirement, ...] = (
-    Requirement("queue", "taskiq", "concurrency", ("async",),
-                "Taskiq runs async functions and its worker reuses the async services"),
-    Requirement("queue", "taskiq", "framework", ("fastapi",),
-                "the Django template wires Celery, Dramatiq or RQ, which fit Django's "
-                "sync ORM"),
-    Requirement("queue", "rq", "concurrency", ("sync",),
-                "RQ forks a work-horse per job and would start a new event loop for every "
-                "async job"),
-    Requirement("broker", "rabbitmq", "queue", ("celery", "dramatiq", "taskiq"),
-                "RQ keeps its jobs in Redis only"),
+    Requirement(
+        "queue",
+        "taskiq",
+        "concurrency",
+        ("async",),
+        "Taskiq runs async functions and its worker reuses the async services",
+    ),
+    Requirement(
+        "queue",
+        "taskiq",
+        "framework",
+        ("fastapi",),
+        "the Django template wires Celery, Dramatiq or RQ, which fit Django's sync ORM",
+    ),
+    Requirement(
+        "queue",
+        "rq",
+        "concurrency",
+        ("sync",),
+        "RQ forks a work-horse per job and would start a new event loop for every async job",
+    ),
+    Requirement(
+        "broker",
+        "rabbitmq",
+        "queue",
+        ("celery", "dramatiq", "taskiq"),
+        "RQ keeps its jobs in Redis only",
+    ),
 )
 
 CONSEQUENCES: tuple[Consequence, ...] = (
@@ -651,16 +717,21 @@ CONSEQUENCES: tuple[Consequence, ...] = (
         "PostgreSQL directly (DATABASE_MIGRATIONS_URL).",
     ),
     Consequence(
-        {"framework": ("fastapi",), "concurrency": ("async",),
-         "pooling": ("pgbouncer-transaction", "pgbouncer-session")},
+        {
+            "framework": ("fastapi",),
+            "concurrency": ("async",),
+            "pooling": ("pgbouncer-transaction", "pgbouncer-session"),
+        },
         "asyncpg >= 0.32 with statement_cache_size=0, so no named prepared statements cross "
         "PgBouncer.",
     ),
     Consequence(
-        {"framework": ("fastapi",), "concurrency": ("sync",),
-         "pooling": ("pgbouncer-transaction", "pgbouncer-session")},
-        "psycopg 3 with prepare_threshold=None, so no named prepared statements cross "
-        "PgBouncer.",
+        {
+            "framework": ("fastapi",),
+            "concurrency": ("sync",),
+            "pooling": ("pgbouncer-transaction", "pgbouncer-session"),
+        },
+        "psycopg 3 with prepare_threshold=None, so no named prepared statements cross PgBouncer.",
     ),
     Consequence(
         {"framework": ("fastapi",), "concurrency": ("sync",)},
@@ -695,9 +766,7 @@ CONSEQUENCES: tuple[Consequence, ...] = (
 def _conflicts(key: str, value: Any, answers: Answers) -> list[Requirement]:
     trial = {**answers, key: value}
     return [
-        rule
-        for rule in REQUIREMENTS
-        if key in (rule.key, rule.other) and rule.violated_by(trial)
+        rule for rule in REQUIREMENTS if key in (rule.key, rule.other) and rule.violated_by(trial)
     ]
 
 

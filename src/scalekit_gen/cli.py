@@ -22,14 +22,17 @@ from scalekit_gen.errors import BUG, INTERRUPTED, ScalekitError
 
 
 class ScalekitGroup(TyperGroup):
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102 - click's signature
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         try:
             result = super().main(*args, **kwargs)
         except typer.Exit as done:  # Typer turns Ctrl-C into Exit(130) itself
             result = done.exit_code
         except typer.TyperException as error:  # usage errors: bad option, bad choice
-            getattr(error, "show", lambda: _err().print(error.format_message()))()
+            if hasattr(error, "show"):
+                error.show()
+            else:
+                _err().print(error.format_message())
             sys.exit(error.exit_code)
         except (typer.Abort, KeyboardInterrupt):
             result = INTERRUPTED
@@ -79,20 +82,33 @@ class Format(StrEnum):
 
 PresetOption = Annotated[
     str | None,
-    typer.Option("--preset", "-p", metavar="NAME|PATH",
-                 help="Start from a shipped preset (see `scalekit presets`) or a YAML file."),
+    typer.Option(
+        "--preset",
+        "-p",
+        metavar="NAME|PATH",
+        help="Start from a shipped preset (see `scalekit presets`) or a YAML file.",
+    ),
 ]
 AnswersOption = Annotated[
     Path | None,
-    typer.Option("--answers", "-a", metavar="FILE", exists=False,
-                 help="A YAML answers file (a project's .copier-answers.yml works too). "
-                      "Overrides the preset."),
+    typer.Option(
+        "--answers",
+        "-a",
+        metavar="FILE",
+        exists=False,
+        help="A YAML answers file (a project's .copier-answers.yml works too). "
+        "Overrides the preset.",
+    ),
 ]
 SetOption = Annotated[
     list[str] | None,
-    typer.Option("--set", "-s", metavar="KEY=VALUE",
-                 help="Answer one decision; repeatable. Overrides the preset and answers file. "
-                      "Lists are comma-separated: --set modules=accounts,billing"),
+    typer.Option(
+        "--set",
+        "-s",
+        metavar="KEY=VALUE",
+        help="Answer one decision; repeatable. Overrides the preset and answers file. "
+        "Lists are comma-separated: --set modules=accounts,billing",
+    ),
 ]
 
 
@@ -105,8 +121,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True,
-                           help="Print the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     """Turn a Python backend's week-one decisions into a project that runs on day one."""
@@ -116,20 +134,27 @@ def _root(
 def new(
     dest: Annotated[
         Path | None,
-        typer.Argument(help="Directory to create (must not exist or be empty). "
-                            "Default: ./<project-slug>."),
+        typer.Argument(
+            help="Directory to create (must not exist or be empty). Default: ./<project-slug>."
+        ),
     ] = None,
     preset: PresetOption = None,
     answers: AnswersOption = None,
     set_: SetOption = None,
     yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Take the default for every unanswered "
-                                                "decision; never prompt.")
+        bool,
+        typer.Option(
+            "--yes", "-y", help="Take the default for every unanswered decision; never prompt."
+        ),
     ] = False,
     interactive: Annotated[
-        bool, typer.Option("--interactive", "-i",
-                           help="Ask for missing answers even when stdin is not a terminal "
-                                "(answers are read line by line).")
+        bool,
+        typer.Option(
+            "--interactive",
+            "-i",
+            help="Ask for missing answers even when stdin is not a terminal "
+            "(answers are read line by line).",
+        ),
     ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan and the files, write nothing.")
@@ -209,8 +234,8 @@ def presets_show(
 def presets_new(
     path: Annotated[Path, typer.Argument(help="File to create; an existing file is refused.")],
     base: Annotated[
-        str | None, typer.Option("--from", metavar="NAME|PATH",
-                                 help="Copy this preset, comments and all.")
+        str | None,
+        typer.Option("--from", metavar="NAME|PATH", help="Copy this preset, comments and all."),
     ] = None,
     set_: SetOption = None,
 ) -> None:

@@ -63,8 +63,13 @@ def new(
     if dest is not None:
         check_destination(dest.absolute())  # refuse before asking a single question
     blueprint, asked = _blueprint_for_new(
-        console=console, dest=dest, preset=preset, answers_file=answers_file, sets=sets,
-        assume_defaults=assume_defaults, interactive=interactive,
+        console=console,
+        dest=dest,
+        preset=preset,
+        answers_file=answers_file,
+        sets=sets,
+        assume_defaults=assume_defaults,
+        interactive=interactive,
     )
     target = dest if dest is not None else Path(blueprint.project_slug)
     plan = build_plan(blueprint)
@@ -86,8 +91,10 @@ def new(
         for name in result.files:
             console.print(f"  {name}", highlight=False)
         return result.destination
-    console.print(f"[green]Created {result.destination}[/green] ({len(result.files)} files"
-                  f"{', first commit made' if result.git_commit else ''}). Next:")
+    console.print(
+        f"[green]Created {result.destination}[/green] ({len(result.files)} files"
+        f"{', first commit made' if result.git_commit else ''}). Next:"
+    )
     for step in views.next_steps(result.destination, result.files):
         console.print(f"  {step}", highlight=False)
     return result.destination
@@ -103,7 +110,7 @@ def to_yaml(document: Any) -> str:
 
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # keep the plan's own key order
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]  # keep key order
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     return buffer.getvalue()
@@ -111,8 +118,9 @@ def to_yaml(document: Any) -> str:
 
 def new_preset(*, console: Console, path: Path, base: str | None, sets: list[str]) -> Path:
     if path.exists():
-        raise PresetError(f"{path} already exists — scalekit never overwrites a file; "
-                          "choose another name")
+        raise PresetError(
+            f"{path} already exists — scalekit never overwrites a file; choose another name"
+        )
     changes = parse_set_options(sets)
     layers = [*(load_preset(base) if base else []), changes]
     build_blueprint(layers)  # the new preset must be valid before it is written

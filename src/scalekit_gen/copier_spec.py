@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from scalekit_gen.catalog import DECISION_LIST, Decision, Kind
-from scalekit_gen.plan import record_path
 from scalekit_gen.paths import template_dir
+from scalekit_gen.plan import record_path
 
 HEADER = (
     "# GENERATED from src/scalekit_gen/catalog.py by `python -m scalekit_gen.copier_spec`.\n"
@@ -64,7 +64,7 @@ def _default(decision: Decision) -> Any:
     if decision.has_computed_default:
         return f"{{{{ scalekit_default('{decision.key}') }}}}"
     if decision.kind is Kind.NAMES:
-        return ", ".join(decision.default)  # a YAML answer Copier parses into a list
+        return ", ".join(decision.default_for({}))  # a YAML answer Copier parses into a list
     if isinstance(decision.default, tuple):
         return list(decision.default)
     return decision.default

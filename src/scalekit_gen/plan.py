@@ -81,13 +81,18 @@ def decision_entry(blueprint: Blueprint, decision: Decision) -> dict[str, Any]:
         "cost": cost,
         "cost_reason": cost_reason,
         "alternatives": [
-            {"value": option.value, "choose_when": option.choose_when,
-             "cost": option.reversal.cost.value}
+            {
+                "value": option.value,
+                "choose_when": option.choose_when,
+                "cost": option.reversal.cost.value,
+            }
             for option in decision.options
             if option.value not in chosen_values
         ],
         "consequences": [
-            c.note for c in CONSEQUENCES if decision.key in c.when and c.holds_for(blueprint.answers)
+            c.note
+            for c in CONSEQUENCES
+            if decision.key in c.when and c.holds_for(blueprint.answers)
         ],
     }
 
@@ -101,9 +106,7 @@ def build_plan(blueprint: Blueprint) -> dict[str, Any]:
             "package": blueprint.package_name,
         },
         "answers": {key: plain(value) for key, value in blueprint.answers.items()},
-        "decisions": [
-            decision_entry(blueprint, decision) for decision in DECISION_LIST
-        ],
+        "decisions": [decision_entry(blueprint, decision) for decision in DECISION_LIST],
         "consequences": list(blueprint.consequences),
         "derived": blueprint.derived(),
         "sizing": blueprint.sizing.as_dict(),

@@ -73,7 +73,7 @@ def find_preset(name_or_path: str, *, relative_to: Path | None = None) -> Path:
 
 def read_document(path: Path) -> Any:
     """Parse a YAML answers document, keeping comments; errors name the file and line."""
-    from ruamel.yaml import YAMLError
+    from ruamel.yaml.error import YAMLError
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -110,8 +110,9 @@ def load_answers(path: Path, *, source: str | None = None) -> AnswerLayer:
     return AnswerLayer(source or str(path), values)
 
 
-def load_preset(name_or_path: str, *, relative_to: Path | None = None,
-                _seen: tuple[Path, ...] = ()) -> list[AnswerLayer]:
+def load_preset(
+    name_or_path: str, *, relative_to: Path | None = None, _seen: tuple[Path, ...] = ()
+) -> list[AnswerLayer]:
     """A preset and the presets it extends, base first."""
     path = find_preset(name_or_path, relative_to=relative_to).resolve()
     if path in _seen:

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +77,7 @@ def _created_parents(parent: Path) -> Iterator[Path]:
         yield parent
     except BaseException:
         for path in missing:  # deepest first
-            with _ignored(OSError):
+            with suppress(OSError):
                 path.rmdir()
         raise
 
@@ -92,14 +92,6 @@ def _staging(parent: Path, name: str) -> Iterator[Path]:
         yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-@contextmanager
-def _ignored(*errors: type[BaseException]) -> Iterator[None]:
-    try:
-        yield
-    except errors:
-        pass
 
 
 def _copier_render(blueprint: Blueprint, template: Path, out: Path) -> None:

@@ -42,8 +42,10 @@ FORMULAS: tuple[tuple[str, str], ...] = (
     ("peak RPS (when not given)", "target_users × active_share × requests_per_active_user_s"),
     ("design RPS", "peak RPS × headroom"),
     ("RPS one web pod carries", "cpu_per_pod × 1000 / cpu_ms_per_request"),
-    ("web processes per pod", "async: cpu_per_pod (one event loop per core); "
-                              "sync: 2 × cpu_per_pod + 1 (gunicorn's rule)"),
+    (
+        "web processes per pod",
+        "async: cpu_per_pod (one event loop per core); sync: 2 × cpu_per_pod + 1 (gunicorn's rule)",
+    ),
     ("HPA max replicas", "max(min_replicas, ⌈design RPS / RPS per pod⌉)"),
     ("HPA min replicas", "max(min_replicas, ⌈peak RPS / 2 / RPS per pod⌉)"),
     ("in-flight requests per process", "⌈design RPS × latency / (HPA max × processes per pod)⌉"),
@@ -51,17 +53,27 @@ FORMULAS: tuple[tuple[str, str], ...] = (
     ("sync threads per process", "pool + max_overflow (a thread never waits for a connection)"),
     ("jobs in flight", "design RPS × job_share × job_seconds"),
     ("worker replicas", "max(1, ⌈jobs in flight / worker concurrency⌉)"),
-    ("client connections", "HPA max × processes × (pool + overflow) × (1 + read replicas) + "
-                           "worker replicas × worker concurrency (one pool per database)"),
+    (
+        "client connections",
+        "HPA max × processes × (pool + overflow) × (1 + read replicas) + "
+        "worker replicas × worker concurrency (one pool per database)",
+    ),
     ("PgBouncer replicas", "max(2, ⌈design RPS / pgbouncer_rps⌉)"),
     ("PgBouncer max_client_conn", "max(100, client connections × 1.25, rounded up to 50)"),
-    ("PgBouncer default_pool_size (transaction)",
-     "clamp(⌈(design RPS × db_ms_per_request + jobs in flight) × 1.5 / PgBouncer replicas⌉, "
-     "10, 100), reserve_pool_size = ⌈pool / 4⌉"),
-    ("server connections", "transaction: PgBouncer replicas × (pool + reserve); session and "
-                           "app-pool-only: client connections"),
-    ("PostgreSQL max_connections", "max(100, server connections + postgres_reserved, rounded up "
-                                   "to 10)"),
+    (
+        "PgBouncer default_pool_size (transaction)",
+        "clamp(⌈(design RPS × db_ms_per_request + jobs in flight) × 1.5 / PgBouncer replicas⌉, "
+        "10, 100), reserve_pool_size = ⌈pool / 4⌉",
+    ),
+    (
+        "server connections",
+        "transaction: PgBouncer replicas × (pool + reserve); session and "
+        "app-pool-only: client connections",
+    ),
+    (
+        "PostgreSQL max_connections",
+        "max(100, server connections + postgres_reserved, rounded up to 10)",
+    ),
 )
 
 

@@ -54,15 +54,20 @@ _SIZING_ROWS = (
     ("worker replicas × concurrency", "{worker_replicas} × {worker_concurrency}"),
     ("PgBouncer max_client_conn", "{pgbouncer_max_client_conn}"),
     ("PgBouncer default_pool_size", "{pgbouncer_default_pool_size}"),
-    ("PostgreSQL max_connections", "{postgres_max_connections} "
-                                   "(server connections ≤ {server_connections})"),
+    (
+        "PostgreSQL max_connections",
+        "{postgres_max_connections} (server connections ≤ {server_connections})",
+    ),
 )
 
 
 def sizing_table(plan: Mapping[str, Any]) -> Table:
     sizing = plan["sizing"]
-    table = Table(title="Sizing (docs/capacity.md has the formulas)", title_justify="left",
-                  box=box.SIMPLE_HEAD)
+    table = Table(
+        title="Sizing (docs/capacity.md has the formulas)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
     table.add_column("what")
     table.add_column("value")
     for label, template in _SIZING_ROWS:

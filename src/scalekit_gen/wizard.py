@@ -108,7 +108,8 @@ def _by_number(decision: Decision, raw: str) -> str:
         return ""
     parts = [part.strip() for part in raw.split(",")]
     picked = [
-        decision.values[int(part) - 1] if part.isdigit() and 0 < int(part) <= len(decision.values)
+        decision.values[int(part) - 1]
+        if part.isdigit() and 0 < int(part) <= len(decision.values)
         else part
         for part in parts
     ]
@@ -128,8 +129,9 @@ def _options_table(
         blocked = catalog.conflicts(decision.key, option.value, known)
         cost = option.reversal.cost.value
         if blocked:
-            table.add_row(str(number), option.value, f"unavailable: {blocked[0]}", cost,
-                          style="dim")
+            table.add_row(
+                str(number), option.value, f"unavailable: {blocked[0]}", cost, style="dim"
+            )
             continue
         name = option.value
         if option.value in defaults:
@@ -137,8 +139,9 @@ def _options_table(
         table.add_row(str(number), name, option.choose_when, cost_markup(cost))
     console.print(table)
     if decision.kind is Kind.MULTI:
-        console.print("[dim]Several allowed: comma-separated names or numbers; 'none' for "
-                      "none.[/dim]")
+        console.print(
+            "[dim]Several allowed: comma-separated names or numbers; 'none' for none.[/dim]"
+        )
 
 
 def _ask_owners(
