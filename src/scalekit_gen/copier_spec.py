@@ -108,23 +108,45 @@ def expected_files() -> dict[Path, str]:
     return files
 
 
-def write(root: Path) -> list[Path]:
-    """Write the generated files under `root`; remove stale record stubs. Returns what changed."""
-    changed: list[Path] = []
+def stale(root: Path) -> list[Path]:
+    """Generated files under `root` that differ from what the catalog says."""
     expected = expected_files()
-    for stale in (root / RECORD_DIR).glob("*.jinja"):
-        if stale.relative_to(root) not in expected:
-            stale.unlink()
-            changed.append(stale)
-    for relative, text in expected.items():
-        path = root / relative
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            changed.append(path)
+    wrong = [
+        root / relative
+        for relative, text in expected.items()
+        if not (root / relative).is_file() or (root / relative).read_text(encoding="utf-8") != text
+    ]
+    extra = [p for p in (root / RECORD_DIR).glob("*.jinja") if p.relative_to(root) not in expected]
+    return wrong + extra
+
+
+def write(root: Path) -> list[Path]:
+    """Bring the generated files under `root` up to date; returns what changed."""
+    expected = expected_files()
+    changed = stale(root)
+    for path in changed:
+        relative = path.relative_to(root)
+        if relative not in expected:
+            path.unlink()
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(expected[relative], encoding="utf-8")
     return changed
 
 
-if __name__ == "__main__":
-    for path in write(template_dir()):
+def main(argv: list[str]) -> int:
+    root = template_dir()
+    if "--check" in argv:
+        drifted = stale(root)
+        for path in drifted:
+            print(f"out of date: {path}", file=sys.stderr)
+        if drifted:
+            print("run: python -m scalekit_gen.copier_spec", file=sys.stderr)
+        return 1 if drifted else 0
+    for path in write(root):
         print(f"updated {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

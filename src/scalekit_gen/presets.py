@@ -172,16 +172,16 @@ def collect_layers(
 ) -> list[AnswerLayer]:
     """Every answer source in precedence order: later layers win.
 
-    The destination's name is the weakest answer for project_name, so a preset, an answers
-    file or --set can still name the project.
+    The destination's name answers project_name above a preset or answers file (a copied
+    `.copier-answers.yml` names the other project) but below an explicit --set.
     """
     layers: list[AnswerLayer] = []
-    if project_name:
-        layers.append(AnswerLayer("destination name", {"project_name": project_name}))
     if preset:
         layers += load_preset(preset)
     if answers_file is not None:
         layers.append(load_answers(answers_file))
+    if project_name:
+        layers.append(AnswerLayer("destination name", {"project_name": project_name}))
     if sets:
         layers.append(parse_set_options(sets))
     return layers
