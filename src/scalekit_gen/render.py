@@ -54,14 +54,17 @@ def render_project(
 ) -> RenderResult:
     dest = Path(os.path.abspath(dest))
     check_destination(dest)
+    template = template or template_dir()
+    if dry_run:  # render where nothing of the user's can be touched, then throw it away
+        with _staging(Path(tempfile.gettempdir()), dest.name) as staging:
+            _copier_render(blueprint, template, staging / dest.name)
+            return RenderResult(dest, _files(staging / dest.name), git_commit=False)
     with _created_parents(dest.parent) as parent, _staging(parent, dest.name) as staging:
         out = staging / dest.name
-        _copier_render(blueprint, template or template_dir(), out)
-        files = tuple(sorted(_relative_files(out)))
-        committed = False
-        if not dry_run:
-            committed = git and _git_init(out)
-            _move_into_place(out, dest)
+        _copier_render(blueprint, template, out)
+        files = _files(out)
+        committed = git and _git_init(out)
+        _move_into_place(out, dest)
     return RenderResult(dest, files, committed)
 
 
@@ -138,10 +141,15 @@ def _no_git_index_probe() -> Iterator[None]:
         copier_main.is_git_available = original  # type: ignore[attr-defined]
 
 
-def _relative_files(root: Path) -> Iterator[str]:
-    for path in root.rglob("*"):
-        if path.is_file() and ".git" not in path.relative_to(root).parts:
-            yield path.relative_to(root).as_posix()
+def _files(root: Path) -> tuple[str, ...]:
+    """Every rendered file, relative and sorted (git's own files excluded)."""
+    return tuple(
+        sorted(
+            path.relative_to(root).as_posix()
+            for path in root.rglob("*")
+            if path.is_file() and ".git" not in path.relative_to(root).parts
+        )
+    )
 
 
 def _move_into_place(out: Path, dest: Path) -> None:
