@@ -228,17 +228,8 @@ def _unknown_key_message(key: str) -> str:
 
 def pending(given: Mapping[str, Any]) -> list[Decision]:
     """Decisions that apply (given the answers so far) and have no answer yet, in order."""
-    answers: dict[str, Any] = {}
-    missing: list[Decision] = []
-    for decision in DECISION_LIST:
-        if not decision.applies_to(answers):
-            continue
-        if decision.key in given:
-            answers[decision.key] = given[decision.key]
-        else:
-            missing.append(decision)
-            answers[decision.key] = decision.default_for(answers)
-    return missing
+    _, defaulted = complete(given)
+    return [decision for decision in DECISION_LIST if decision.key in defaulted]
 
 
 def complete(given: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -251,7 +242,7 @@ def complete(given: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         elif decision.key in given:
             answers[decision.key] = given[decision.key]
         else:
-            default = decision.default_for(answers)
+            default = catalog.fitting_default(decision.key, {**given, **answers})
             answers[decision.key] = coerce(decision, plain(default))
             defaulted[decision.key] = DEFAULT_SOURCE
     return answers, defaulted

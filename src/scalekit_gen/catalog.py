@@ -785,6 +785,20 @@ def consequences_for(answers: Answers) -> list[str]:
     return [c.note for c in CONSEQUENCES if c.holds_for(answers)]
 
 
+def fitting_default(key: str, answers: Answers) -> Any:
+    """The default for `key`, or the first option that breaks no rule with `answers`.
+
+    `--set queue=rq --yes` should get concurrency: sync (the only fit), not a refusal of a
+    default the user never chose.
+    """
+    decision = DECISIONS[key]
+    default = decision.default_for(answers)
+    if decision.kind is not Kind.CHOICE or not _conflicts(key, default, answers):
+        return default
+    fitting = allowed_values(key, answers)
+    return fitting[0] if fitting else default
+
+
 def allowed_values(key: str, answers: Answers) -> tuple[str, ...]:
     """The options of `key` that break no rule given the other answers."""
     return tuple(v for v in DECISIONS[key].values if not _conflicts(key, v, answers))

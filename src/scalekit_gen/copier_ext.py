@@ -19,7 +19,7 @@ from jinja2.ext import Extension
 from jinja2.runtime import Context
 
 from scalekit_gen.blueprint import AnswerLayer, build_blueprint, coerce
-from scalekit_gen.catalog import DECISIONS, conflicts
+from scalekit_gen.catalog import DECISIONS, conflicts, fitting_default
 from scalekit_gen.errors import ScalekitError
 from scalekit_gen.plan import build_plan
 
@@ -48,7 +48,7 @@ def _coerced(context: Context) -> dict[str, Any]:
 
 @pass_context
 def scalekit_default(context: Context, key: str) -> Any:
-    value = DECISIONS[key].default_for(_coerced(context))
+    value = fitting_default(key, _coerced(context))
     return json.dumps(value) if isinstance(value, Mapping) else value
 
 

@@ -63,7 +63,7 @@ def _header(console: Console, decision: Decision, number: int, total: int) -> No
 
 
 def _ask(console: Console, decision: Decision, known: Mapping[str, Any]) -> Any:
-    default = decision.default_for(known)
+    default = catalog.fitting_default(decision.key, known)
     if decision.kind in (Kind.CHOICE, Kind.MULTI):
         _options_table(console, decision, known, default)
     if decision.kind is Kind.OWNERS:
