@@ -20,6 +20,7 @@ from scalekit_gen.errors import BlueprintError, MissingAnswersError, Problem
 from scalekit_gen.sizing import Sizing, size
 
 DEFAULT_SOURCE = "default"
+NOT_APPLICABLE = "not applicable"
 _OWNER = re.compile(r"^(@[A-Za-z0-9][\w.-]*(/[\w.-]+)?|[^@\s]+@[^@\s]+\.[^@\s]+)$")
 _SUFFIXES = {"k": 1_000, "m": 1_000_000}
 
@@ -104,7 +105,9 @@ def _parse_text(decision: Decision, raw: Any) -> str:
 
 
 def _parse_choice(decision: Decision, raw: Any) -> str:
-    value = str(raw).strip().lower() if isinstance(raw, str | bool | int) else raw
+    if not isinstance(raw, str | bool | int):
+        raise ValueError(f"{raw!r} is not an option — choose one of {', '.join(decision.values)}")
+    value = str(raw).strip().lower()
     if value in decision.refused:
         raise ValueError(decision.refused[value])
     if value not in decision.values:
@@ -143,7 +146,7 @@ def _to_int(raw: Any) -> int:
     number = text[:-1] if factor > 1 else text
     try:
         return int(float(number) * factor) if factor > 1 else int(number)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValueError(f"{raw!r} is not a whole number — e.g. 10000, 10k or 2m") from None
 
 
@@ -297,6 +300,12 @@ def _owner_problems(answers: Mapping[str, Any], sources: Mapping[str, str]) -> l
     return [Problem("owners", message, sources.get("owners", DEFAULT_SOURCE))]
 
 
+def _source(key: str, answers: Mapping[str, Any], sources: Mapping[str, str]) -> str:
+    if answers[key] is None:
+        return NOT_APPLICABLE  # an answer given for it was dropped, not used
+    return sources.get(key, DEFAULT_SOURCE)
+
+
 def _assemble(answers: dict[str, Any], sources: dict[str, str]) -> Blueprint:
     slug = catalog.slugify(answers["project_name"])
     fallback = answers["owners"].get("*") or catalog.DECISIONS["owners"].default_for(answers)["*"]
@@ -309,9 +318,12 @@ def _assemble(answers: dict[str, Any], sources: dict[str, str]) -> Blueprint:
         peak_rps=answers["peak_rps"],
         read_replicas=answers["read_replicas"],
     )
+    frozen = {
+        k: MappingProxyType(dict(v)) if isinstance(v, Mapping) else v for k, v in answers.items()
+    }
     return Blueprint(
-        answers=MappingProxyType(answers),
-        sources=MappingProxyType({key: sources.get(key, DEFAULT_SOURCE) for key in answers}),
+        answers=MappingProxyType(frozen),
+        sources=MappingProxyType({key: _source(key, answers, sources) for key in answers}),
         project_slug=slug,
         package_name=catalog.package_name(slug),
         sizing=sizing,

@@ -11,6 +11,7 @@ Reversal costs follow the seeds' week-one table ("Cost to Reverse Later").
 from __future__ import annotations
 
 import keyword
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -202,9 +203,10 @@ RESERVED_MODULE_NAMES = frozenset(
 
 
 def slugify(text: str) -> str:
-    """`Acme Shop!` -> `acme-shop`; used for directory, image and service names."""
+    """`Café Zürich!` -> `cafe-zurich`; used for directory, image and service names."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     out: list[str] = []
-    for char in text.strip().lower():
+    for char in ascii_text.strip().lower():
         if char.isascii() and char.isalnum():
             out.append(char)
         elif out and out[-1] != "-":
@@ -763,8 +765,17 @@ CONSEQUENCES: tuple[Consequence, ...] = (
 # --------------------------------------------------------------------------- rule queries
 
 
+def _applicable_only(answers: Answers) -> dict[str, Any]:
+    """Answers with the decisions that do not apply (broker without a queue) blanked."""
+    trial = dict(answers)
+    for decision in DECISION_LIST:
+        if decision.key in trial and not decision.applies_to(trial):
+            trial[decision.key] = None
+    return trial
+
+
 def _conflicts(key: str, value: Any, answers: Answers) -> list[Requirement]:
-    trial = {**answers, key: value}
+    trial = _applicable_only({**answers, key: value})
     return [
         rule for rule in REQUIREMENTS if key in (rule.key, rule.other) and rule.violated_by(trial)
     ]

@@ -7,6 +7,7 @@ Keys only get added within a schema version; renaming or removing one bumps `sca
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -27,7 +28,7 @@ def display(value: Any) -> str:
     """An answer as a person reads it."""
     if value is None:
         return "n/a"
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return ", ".join(f"{module}: {owner}" for module, owner in value.items())
     if isinstance(value, list | tuple):
         return ", ".join(str(item) for item in value) or "none"

@@ -137,15 +137,27 @@ def _label(path: Path) -> str:
         return str(path)
 
 
+def _drop_line_comment(document: Any, key: str) -> None:
+    # ruamel keeps a key's end-of-line comment together with the full-line comments that
+    # follow it in one token; keep those, drop only the first line.
+    slots = document.ca.items.get(key)
+    token = slots[2] if slots and len(slots) > 2 else None
+    if token is not None:
+        _, _, following = token.value.partition("\n")
+        token.value = "\n" + following
+
+
 def derive_preset(base: str | None, changes: Mapping[str, Any]) -> str:
     """The text of a new preset: a base preset's document (comments kept) with changes.
 
-    With a base, the new file keeps every comment of the base; changed keys keep their
-    comment, new keys are appended.
+    Every comment of the base survives, except the end-of-line comment of a changed key,
+    which described the old value. New keys are appended.
     """
     document = read_document(find_preset(base)) if base else _yaml().load("{}")
     document.pop(EXTENDS, None)
     for key, value in changes.items():
+        if key in document and document[key] != value:
+            _drop_line_comment(document, key)
         document[key] = value
     buffer = io.StringIO()
     _yaml().dump(document, buffer)

@@ -1,0 +1,1 @@
+"""The `scalekit` command line, end to end: CliRunner in process and real processes."""

@@ -1,0 +1,500 @@
+"""The battery every rendered project must pass, whatever the answers and however it was
+rendered (`render_project`, plain `copier copy`, the installed wheel's `scalekit new`).
+
+`check_rendered_project(root, blueprint)` runs every registered check and fails once with
+*all* problems listed, so a failing render shows everything that is wrong with it, not just
+the first thing. Extend it by adding a function decorated with `@check`: it receives a
+`Rendered` (the project on disk, the blueprint it was rendered from and that blueprint's
+plan) and yields one message per problem.
+
+The expectations are derived from the blueprint and the catalog (`build_plan`, `sizing`),
+never from the rendered files themselves, so the battery cannot agree with a wrong render.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from scalekit_gen.blueprint import Blueprint
+from scalekit_gen.catalog import DECISION_LIST
+from scalekit_gen.plan import build_plan, record_path
+from scalekit_gen.render import STAGING_SUFFIX
+from scalekit_gen.sizing import DEFAULT_ASSUMPTIONS, FORMULAS
+
+PLACEHOLDER = "change-me"
+JINJA_MARKERS = ("{{", "{%", "{#")
+ANSWERS_FILE = ".copier-answers.yml"
+# An .env value at least this long is distinctive enough that finding it in another file
+# means it was copied there (short ones like `INFO`, `false` or `8000` could be chance).
+DISTINCTIVE = 8
+POSTGRES_URL_KEYS = ("DATABASE_URL", "DATABASE_MIGRATIONS_URL")
+PGBOUNCER_PORT, POSTGRES_PORT = 6432, 5432
+
+
+@dataclass
+class Rendered:
+    """A rendered project and what it was rendered from."""
+
+    root: Path
+    blueprint: Blueprint
+    git: bool = False  # whether the render was asked to `git init`
+    plan: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.plan = build_plan(self.blueprint)
+
+    @property
+    def answers(self) -> dict[str, Any]:
+        return self.plan["answers"]
+
+    @property
+    def derived(self) -> dict[str, Any]:
+        return self.plan["derived"]
+
+    @property
+    def sizing(self) -> dict[str, Any]:
+        return self.plan["sizing"]
+
+    @cached_property
+    def files(self) -> list[str]:
+        """Every file, relative POSIX paths, sorted; git's own files left out."""
+        return sorted(
+            path.relative_to(self.root).as_posix()
+            for path in self.root.rglob("*")
+            if path.is_file() and ".git" not in path.relative_to(self.root).parts
+        )
+
+    def text(self, relative: str) -> str:
+        return (self.root / relative).read_text(encoding="utf-8")
+
+    def env(self, relative: str) -> list[tuple[str, str]]:
+        return parse_env(self.text(relative))
+
+
+Check = Callable[[Rendered], Iterator[str]]
+CHECKS: list[Check] = []
+
+
+def check(function: Check) -> Check:
+    """Register a check with the battery."""
+    CHECKS.append(function)
+    return function
+
+
+def check_rendered_project(root: Path, blueprint: Blueprint, *, git: bool = False) -> Rendered:
+    """Run every check on the project at `root`; fail listing every problem found."""
+    project = Rendered(Path(root), blueprint, git)
+    problems: list[str] = []
+    for function in CHECKS:
+        try:
+            problems += [f"[{function.__name__}] {message}" for message in function(project)]
+        except Exception as error:  # a crashing check (a missing file, ...) is a problem too
+            problems.append(f"[{function.__name__}] crashed: {error!r}")
+    assert not problems, (
+        f"{len(problems)} problem(s) in the project rendered at {root}\n"
+        f"answers: {blueprint.copier_data}\n  - " + "\n  - ".join(problems)
+    )
+    return project
+
+
+# --------------------------------------------------------------------------- parsing helpers
+
+
+def parse_env(text: str) -> list[tuple[str, str]]:
+    """KEY=VALUE lines in order; comments and blank lines skipped."""
+    pairs = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, sep, value = stripped.partition("=")
+        assert sep, f"not a KEY=VALUE line: {line!r}"
+        pairs.append((key.strip(), value.strip()))
+    return pairs
+
+
+def sections(markdown: str) -> dict[str, str]:
+    """Markdown text by `## ` heading (the text before the first heading is under "")."""
+    out: dict[str, list[str]] = {"": []}
+    current = ""
+    for line in markdown.splitlines():
+        if line.startswith("## "):
+            current = line[3:].strip()
+            out[current] = []
+        else:
+            out[current].append(line)
+    return {name: "\n".join(lines) for name, lines in out.items()}
+
+
+def table_rows(markdown: str) -> list[list[str]]:
+    """The body rows of every pipe table in `markdown`, cells stripped."""
+    rows = []
+    for line in markdown.splitlines():
+        if not line.startswith("|") or set(line) <= set("|-: "):
+            continue
+        rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows
+
+
+def gitignored(patterns: list[str], name: str) -> bool:
+    """Whether a top-level file `name` is ignored (gitignore rules for basename patterns)."""
+    ignored = False
+    for raw in patterns:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        pattern = line[1:] if negated else line
+        if "/" in pattern.rstrip("/") or pattern.endswith("/"):
+            continue  # directory patterns never match a plain top-level file
+        if fnmatch.fnmatchcase(name, pattern):
+            ignored = not negated
+    return ignored
+
+
+def secrets_of(env: list[tuple[str, str]]) -> dict[str, str]:
+    """SECRET_KEY and the database password of an env file."""
+    values = dict(env)
+    return {
+        "SECRET_KEY": values.get("SECRET_KEY", ""),
+        "db password": urlsplit(values.get("DATABASE_URL", "")).password or "",
+    }
+
+
+# --------------------------------------------------------------------------- the checks
+
+
+@check
+def no_template_leftovers(project: Rendered) -> Iterator[str]:
+    for relative in project.files:
+        if any(marker in relative for marker in ("{{", "}}", "{%", "%}")):
+            yield f"{relative}: a templated file name was not rendered"
+        try:
+            text = project.text(relative)
+        except UnicodeDecodeError:
+            continue  # binary files cannot hold Jinja leftovers that matter
+        for number, line in enumerate(text.splitlines(), start=1):
+            for marker in JINJA_MARKERS:
+                if marker in line:
+                    yield f"{relative}:{number}: Jinja leftover {marker!r}: {line.strip()!r}"
+
+
+@check
+def no_template_machinery(project: Rendered) -> Iterator[str]:
+    root = project.root
+    git_expected = project.git and shutil.which("git") is not None
+    if (root / ".git").exists() != git_expected:
+        yield f".git {'is missing' if git_expected else 'exists'} (git={project.git})"
+    for path in root.rglob("*"):
+        relative = path.relative_to(root)
+        if ".git" in relative.parts:
+            continue
+        if path.name in ("copier.yml", "copier.yaml"):
+            yield f"{relative}: the template's own copier.yml was copied"
+        if path.is_dir() and path.name == "includes":
+            yield f"{relative}: the template's includes/ was copied"
+        if path.name.endswith(".jinja"):
+            yield f"{relative}: a .jinja file was copied instead of rendered"
+    staging = sorted(p.name for p in root.parent.glob(f"*{STAGING_SUFFIX}"))
+    if staging:
+        yield f"staging directories left next to the project: {staging}"
+
+
+@check
+def yaml_files_parse(project: Rendered) -> Iterator[str]:
+    for relative in project.files:
+        if relative.endswith((".yml", ".yaml")):
+            try:
+                list(yaml.safe_load_all(project.text(relative)))
+            except yaml.YAMLError as error:
+                yield f"{relative} is not valid YAML: {error}"
+
+
+@check
+def answers_file_holds_the_answers(project: Rendered) -> Iterator[str]:
+    text = project.text(ANSWERS_FILE)
+    answers = yaml.safe_load(text)
+    if not isinstance(answers, dict):
+        yield f"{ANSWERS_FILE} is not a mapping: {answers!r}"
+        return
+    if "_src_path" not in answers:
+        yield f"{ANSWERS_FILE} does not say which template it came from (_src_path)"
+    expected = project.blueprint.copier_data
+    for key, value in expected.items():
+        if key not in answers:
+            yield f"{ANSWERS_FILE} lacks the answer {key}: {value!r}"
+        elif answers[key] != value:
+            yield f"{ANSWERS_FILE} has {key}: {answers[key]!r}, the blueprint {value!r}"
+    extra = sorted(k for k in answers if not k.startswith("_") and k not in expected)
+    if extra:
+        yield f"{ANSWERS_FILE} holds answers the blueprint does not have: {extra}"
+    env = project.env(".env")
+    leaked = sorted(key for key in answers if key in dict(env))
+    if leaked:
+        yield f"{ANSWERS_FILE} holds .env variables: {leaked}"
+    for key, value in env:
+        if len(value) >= DISTINCTIVE and value in text:
+            yield f"{ANSWERS_FILE} contains the .env value of {key}"
+    for name, secret in secrets_of(env).items():
+        if secret and secret in text:
+            yield f"{ANSWERS_FILE} contains the {name}"
+
+
+@check
+def env_is_gitignored(project: Rendered) -> Iterator[str]:
+    patterns = project.text(".gitignore").splitlines()
+    if ".env" not in (line.strip() for line in patterns):
+        yield ".gitignore does not list .env"
+    if not gitignored(patterns, ".env"):
+        yield ".gitignore does not ignore .env"
+    if gitignored(patterns, ".env.example"):
+        yield ".gitignore ignores .env.example, which must be committed"
+
+
+@check
+def env_files_have_secrets_and_placeholders(project: Rendered) -> Iterator[str]:
+    env, example = project.env(".env"), project.env(".env.example")
+    if [k for k, _ in env] != [k for k, _ in example]:
+        yield (
+            ".env and .env.example do not hold the same variables in the same order: "
+            f"{[k for k, _ in env]} vs {[k for k, _ in example]}"
+        )
+    secrets, placeholders = secrets_of(env), secrets_of(example)
+    for name, value in secrets.items():
+        if not value:
+            yield f".env has no {name}"
+        elif value == PLACEHOLDER:
+            yield f".env {name} is the placeholder {PLACEHOLDER!r}"
+        elif len(value) < 16:
+            yield f".env {name} is too short to be a generated secret: {value!r}"
+        if value and value in project.text(".env.example"):
+            yield f".env.example contains the .env {name}"
+    if secrets["SECRET_KEY"] and secrets["SECRET_KEY"] == secrets["db password"]:
+        yield ".env uses one secret for both SECRET_KEY and the database password"
+    for name, value in placeholders.items():
+        if value != PLACEHOLDER:
+            yield f".env.example {name} is {value!r}, not the placeholder {PLACEHOLDER!r}"
+    for filename, pairs, password in (
+        (".env", env, secrets["db password"]),
+        (".env.example", example, PLACEHOLDER),
+    ):
+        for key, url in pairs:
+            if url.startswith("postgresql://") or key in POSTGRES_URL_KEYS:
+                for one in url.split(","):
+                    if urlsplit(one).password != password:
+                        yield f"{filename} {key} does not use the project's database password"
+
+
+@check
+def env_matches_the_blueprint(project: Rendered) -> Iterator[str]:
+    answers, package = project.answers, project.blueprint.package_name
+    pgbouncer = answers["pooling"] != "app-pool-only"
+    for filename in (".env", ".env.example"):
+        values = dict(project.env(filename))
+        app_port = PGBOUNCER_PORT if pgbouncer else POSTGRES_PORT
+        for key, port in (("DATABASE_URL", app_port), ("DATABASE_MIGRATIONS_URL", POSTGRES_PORT)):
+            url = urlsplit(values.get(key, ""))
+            if (url.scheme, url.port, url.username, url.path) != (
+                "postgresql",
+                port,
+                package,
+                f"/{package}",
+            ):
+                yield f"{filename} {key}={values.get(key)!r}: want port {port}, user/db {package}"
+        replicas = [u for u in values.get("DATABASE_REPLICA_URLS", "").split(",") if u]
+        if ("DATABASE_REPLICA_URLS" in values) != bool(answers["read_replicas"]):
+            yield f"{filename}: DATABASE_REPLICA_URLS with read_replicas={answers['read_replicas']}"
+        if len(replicas) != answers["read_replicas"]:
+            yield f"{filename}: {len(replicas)} replica URLs for {answers['read_replicas']}"
+        if ("CACHE_URL" in values) != (answers["cache"] in ("memcached", "redis+memcached")):
+            yield f"{filename}: CACHE_URL presence does not match cache={answers['cache']}"
+        if ("BROKER_URL" in values) != (answers["queue"] != "none"):
+            yield f"{filename}: BROKER_URL presence does not match queue={answers['queue']}"
+        if "BROKER_URL" in values:
+            scheme = "amqp" if answers["broker"] == "rabbitmq" else "redis"
+            if urlsplit(values["BROKER_URL"]).scheme != scheme:
+                yield f"{filename}: BROKER_URL {values['BROKER_URL']!r} is not {scheme}://"
+        if values.get("WEB_CONCURRENCY") != str(project.sizing["web_processes_per_pod"]):
+            yield f"{filename}: WEB_CONCURRENCY={values.get('WEB_CONCURRENCY')!r}"
+        if not {"SECRET_KEY", "REDIS_URL"} <= set(values):
+            yield f"{filename} lacks SECRET_KEY or REDIS_URL"
+
+
+@check
+def codeowners_names_every_module(project: Rendered) -> Iterator[str]:
+    answers, owners = project.answers, project.blueprint.owners
+    directory = ".gitlab" if answers["ci"] == "gitlab" else ".github"
+    other = ".github" if directory == ".gitlab" else ".gitlab"
+    if (project.root / other / "CODEOWNERS").exists():
+        yield f"{other}/CODEOWNERS exists although ci={answers['ci']}"
+    path = f"{directory}/CODEOWNERS"
+    if path not in project.files:
+        yield f"{path} is missing (ci={answers['ci']})"
+        return
+    lines = [
+        line.split()
+        for line in project.text(path).splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    rules = [(parts[0], parts[1:]) for parts in lines]
+    patterns = [pattern for pattern, _ in rules]
+    if ("*", [owners["*"]]) not in rules:
+        yield f"{path} has no fallback line `* {owners['*']}`"
+    for module in answers["modules"]:
+        pattern = f"/src/{project.blueprint.package_name}/{module}/"
+        if (pattern, [owners[module]]) not in rules:
+            yield f"{path} has no line `{pattern} {owners[module]}` for module {module}"
+        elif "*" in patterns and patterns.index(pattern) < patterns.index("*"):
+            yield f"{path}: {pattern} comes before `*`, so the fallback would win"
+
+
+def expected_records(blueprint: Blueprint) -> list[str]:
+    """Records derived from the catalog alone: recorded decisions that apply."""
+    return sorted(
+        record_path(d) for d in DECISION_LIST if d.recorded and blueprint.answers[d.key] is not None
+    )
+
+
+@check
+def one_record_per_recorded_decision(project: Rendered) -> Iterator[str]:
+    entries = [d for d in project.plan["decisions"] if d["record"]]
+    expected = sorted(entry["record"] for entry in entries)
+    if expected != expected_records(project.blueprint):
+        yield f"the plan's records {expected} differ from the catalog's"
+    actual = sorted(f for f in project.files if f.startswith("docs/decisions/"))
+    if actual != expected:
+        missing, extra = sorted(set(expected) - set(actual)), sorted(set(actual) - set(expected))
+        yield f"docs/decisions: missing {missing}, unexpected {extra}"
+    for entry in entries:
+        if entry["record"] not in actual:
+            continue
+        text = project.text(entry["record"])
+        if entry["display"] not in text:
+            yield f"{entry['record']} does not mention the chosen value {entry['display']!r}"
+        cost_line = next((line for line in text.splitlines() if "Cost to reverse" in line), "")
+        if f"**{entry['cost']}**" not in cost_line:
+            yield f"{entry['record']} does not state the cost to reverse {entry['cost']!r}"
+        if entry["cost_reason"] and entry["cost_reason"] not in cost_line:
+            yield f"{entry['record']} does not say why reversing costs {entry['cost']}"
+        if entry["title"] not in text.splitlines()[0]:
+            yield f"{entry['record']} does not open with its title {entry['title']!r}"
+
+
+def _capacity_expectations(project: Rendered) -> list[tuple[str, str | None]]:
+    """(label fragment, value) for the numbers table; value None: the row must be absent."""
+    s, answers = project.sizing, project.answers
+    pgbouncer = answers["pooling"] != "app-pool-only"
+    queue = answers["queue"] != "none"
+    sync = answers["concurrency"] == "sync"
+
+    def when(condition: bool, value: str) -> str | None:
+        return value if condition else None
+
+    return [
+        ("WEB_CONCURRENCY", str(s["web_processes_per_pod"])),
+        ("threads per web process", when(sync, str(s["web_threads_per_process"]))),
+        ("web pod CPU / memory", f"{s['web_pod_cpu']} vCPU / {s['web_pod_memory_mib']} MiB"),
+        ("HPA replicas", f"{s['hpa_min_replicas']} – {s['hpa_max_replicas']}"),
+        ("DB pool per process", f"{s['db_pool_size']} + {s['db_max_overflow']} overflow"),
+        ("worker concurrency", when(queue, str(s["worker_concurrency"]))),
+        ("worker replicas", when(queue, str(s["worker_replicas"]))),
+        ("client connections", str(s["client_connections"])),
+        ("PgBouncer replicas", when(pgbouncer, str(s["pgbouncer_replicas"]))),
+        ("`max_client_conn`", when(pgbouncer, str(s["pgbouncer_max_client_conn"]))),
+        (
+            "`default_pool_size`",
+            when(
+                pgbouncer,
+                f"{s['pgbouncer_default_pool_size']} / {s['pgbouncer_reserve_pool_size']}",
+            ),
+        ),
+        ("server connections", str(s["server_connections"])),
+        ("PostgreSQL `max_connections`", str(s["postgres_max_connections"])),
+        ("reserved for migrations", str(s["postgres_reserved_connections"])),
+        (
+            "keep-alive",
+            f"{s['server_keepalive_s']} s / {s['server_graceful_timeout_s']} s / "
+            f"{s['server_timeout_s']} s",
+        ),
+    ]
+
+
+@check
+def capacity_holds_the_sizing_and_formulas(project: Rendered) -> Iterator[str]:
+    text = project.text("docs/capacity.md")
+    parts = sections(text)
+    s = project.sizing
+    for what, number in (
+        ("target users", project.answers["target_users"]),
+        ("peak RPS", s["peak_rps"]),
+        ("design RPS", s["design_rps"]),
+    ):
+        if f"**{number:,}" not in parts[""]:
+            yield f"docs/capacity.md does not state the {what} {number:,}"
+    numbers = table_rows(parts.get("The numbers", ""))
+    for label, value in _capacity_expectations(project):
+        rows = [row for row in numbers if label in row[0]]
+        if value is None:
+            if rows:
+                yield f"docs/capacity.md has a {label!r} row that does not apply: {rows[0]}"
+        elif len(rows) != 1:
+            yield f"docs/capacity.md has {len(rows)} rows for {label!r}, want 1"
+        elif rows[0][1] != value:
+            yield f"docs/capacity.md {label!r} is {rows[0][1]!r}, the sizing says {value!r}"
+    if s["server_connections"] + s["postgres_reserved_connections"] > s["postgres_max_connections"]:
+        yield "the sizing breaks its invariant: server + reserved > max_connections"
+    formulas = table_rows(parts.get("Formulas", ""))
+    for what, formula in FORMULAS:
+        if [what, formula] not in formulas:
+            yield f"docs/capacity.md lacks the formula for {what!r}"
+    assumptions = table_rows(parts.get("Assumptions", ""))
+    for name, value in asdict(DEFAULT_ASSUMPTIONS).items():
+        if [f"`{name}`", str(value)] not in assumptions:
+            yield f"docs/capacity.md lacks the assumption {name} = {value}"
+    for warning in s["warnings"]:
+        if warning not in text:
+            yield f"docs/capacity.md lacks the sizing warning {warning!r}"
+
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+@check
+def readme_names_the_project_and_links_every_record(project: Rendered) -> Iterator[str]:
+    text = project.text("README.md")
+    name = project.answers["project_name"]
+    if text.splitlines()[0] != f"# {name}":
+        yield f"README.md does not open with the project name {name!r}"
+    links = LINK.findall(text)
+    for record in expected_records(project.blueprint):
+        if record not in links:
+            yield f"README.md does not link the decision record {record}"
+    for target in links:
+        if "://" in target:
+            continue
+        if not (project.root / target.split("#")[0]).exists():
+            yield f"README.md links {target}, which does not exist"
+    if project.derived["codeowners_path"] not in links:
+        yield "README.md does not link the CODEOWNERS file"
+    rows = table_rows(sections(text).get("Decisions", ""))
+    for entry in project.plan["decisions"]:
+        if entry["record"]:
+            link = f"[{entry['record'].rsplit('/', 1)[-1]}]({entry['record']})"
+            want = [entry["title"], entry["display"], entry["cost"], link]
+            if want not in rows:
+                yield f"README.md decisions table has no row {want}"
+    package, owners = project.blueprint.package_name, project.blueprint.owners
+    for module in project.answers["modules"]:
+        row = [f"`{package}.{module}`", owners[module]]
+        if row not in table_rows(text):
+            yield f"README.md has no row {row} for module {module}"

@@ -1,0 +1,165 @@
+"""Answer combinations derived from the catalog, never listed by hand.
+
+- `single_value_candidates()`: the defaults with one answer changed, for every option of every
+  choice and multi-choice decision, the bounds of every integer decision, and a few names,
+  owners and project names (the free-form kinds have no options to enumerate).
+- `pairwise_fill(seeds)`: a greedy covering set for every pair of options of two choice
+  decisions that some valid blueprint can hold, on top of the pairs the seeds already cover.
+
+Both grow with the catalog: a new decision or option gets rendered without touching the tests.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scalekit_gen.blueprint import AnswerLayer, Blueprint, build_blueprint
+from scalekit_gen.catalog import DECISION_LIST, Kind
+from scalekit_gen.errors import BlueprintError
+
+from .support import PROJECT_NAME
+
+Pair = tuple[tuple[str, str], tuple[str, str]]
+
+# Decisions whose options interact: choices with more than one option.
+PAIRWISE_KEYS: tuple[str, ...] = tuple(
+    d.key for d in DECISION_LIST if d.kind is Kind.CHOICE and len(d.values) > 1
+)
+# Free-form kinds have no options to enumerate; these exercise what they can hold.
+MODULES = ["billing", "accounts", "search"]
+OWNERS = {"*": "@acme/platform", "billing": "@acme/payments", "accounts": "accounts@acme.example"}
+PROJECT_NAMES = ['Café: "Shop" #2', "42"]
+
+
+@dataclass(frozen=True)
+class Combination:
+    id: str
+    values: Mapping[str, Any]  # given on top of the catalog defaults
+
+    def layer(self) -> AnswerLayer:
+        return AnswerLayer(f"combination {self.id}", {"project_name": PROJECT_NAME, **self.values})
+
+    def build(self) -> Blueprint:
+        return build_blueprint([self.layer()])
+
+
+def _integer_values(low: int, high: int) -> list[int]:
+    return sorted({low, min(low + 2, high), high})
+
+
+def single_value_candidates() -> list[Combination]:
+    out = [Combination("defaults", {})]
+    for d in DECISION_LIST:
+        if d.kind is Kind.CHOICE:
+            out += [Combination(f"{d.key}={v}", {d.key: v}) for v in d.values]
+        elif d.kind is Kind.MULTI:
+            out += [Combination(f"{d.key}={v}", {d.key: [v]}) for v in d.values]
+            out.append(Combination(f"{d.key}=none", {d.key: []}))
+            out.append(Combination(f"{d.key}=all", {d.key: list(d.values)}))
+        elif d.kind is Kind.INTEGER:
+            assert d.minimum is not None and d.maximum is not None, d.key
+            values = _integer_values(d.minimum, d.maximum)
+            out += [Combination(f"{d.key}={v}", {d.key: v}) for v in values]
+        elif d.kind is Kind.NAMES:
+            out.append(Combination(f"{d.key}={','.join(MODULES)}", {d.key: MODULES}))
+        elif d.kind is Kind.OWNERS:
+            out.append(Combination(f"{d.key}=per-module", {"modules": MODULES, d.key: OWNERS}))
+        elif d.kind is Kind.TEXT:
+            out += [Combination(f"{d.key}={v}", {d.key: v}) for v in PROJECT_NAMES]
+    return out
+
+
+def classify(
+    candidates: Iterable[Combination],
+) -> tuple[list[tuple[Combination, Blueprint]], list[tuple[Combination, BlueprintError]]]:
+    """Split into (accepted, deduplicated by their answers) and refused."""
+    accepted: list[tuple[Combination, Blueprint]] = []
+    refused: list[tuple[Combination, BlueprintError]] = []
+    seen: set[str] = set()
+    for combination in candidates:
+        try:
+            blueprint = combination.build()
+        except BlueprintError as error:
+            refused.append((combination, error))
+            continue
+        key = json.dumps(blueprint.copier_data, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            accepted.append((combination, blueprint))
+    return accepted, refused
+
+
+def pairs_in(answers: Mapping[str, Any]) -> set[Pair]:
+    present = [k for k in PAIRWISE_KEYS if answers.get(k) is not None]
+    return {((a, answers[a]), (b, answers[b])) for a, b in itertools.combinations(present, 2)}
+
+
+def _try(values: Mapping[str, Any]) -> Blueprint | None:
+    try:
+        return Combination("probe", values).build()
+    except BlueprintError:
+        return None
+
+
+def all_pairs() -> list[Pair]:
+    """Every pair of options of two different choice decisions, valid or not."""
+    from scalekit_gen.catalog import DECISIONS
+
+    return [
+        ((a, va), (b, vb))
+        for a, b in itertools.combinations(PAIRWISE_KEYS, 2)
+        for va in DECISIONS[a].values
+        for vb in DECISIONS[b].values
+    ]
+
+
+def coverable_pairs() -> set[Pair]:
+    """Pairs that a valid blueprint holds when exactly that pair is given."""
+    out = set()
+    for pair in all_pairs():
+        blueprint = _try(dict(pair))
+        if blueprint is not None and pair in pairs_in(blueprint.answers):
+            out.add(pair)
+    return out
+
+
+def _holds(pair: Pair, values: Mapping[str, Any]) -> bool:
+    return all(values.get(key) == value for key, value in pair)
+
+
+def pairwise_fill(seeds: Iterable[Blueprint]) -> list[Combination]:
+    """Rows covering every coverable pair the seeds do not cover (deterministic greedy)."""
+    from scalekit_gen.catalog import DECISIONS
+
+    uncovered = coverable_pairs()
+    for blueprint in seeds:
+        uncovered -= pairs_in(blueprint.answers)
+    rows: list[Combination] = []
+    while uncovered:
+        given: dict[str, Any] = dict(min(uncovered))
+        for key in PAIRWISE_KEYS:
+            if key in given:
+                continue
+            best, gain = None, -1
+            for value in DECISIONS[key].values:
+                trial = {**given, key: value}
+                blueprint = _try(trial)
+                if blueprint is None or blueprint.answers[key] != value:
+                    continue
+                new = sum(1 for pair in uncovered if (key, value) in pair and _holds(pair, trial))
+                if new > gain:
+                    best, gain = value, new
+            if best is not None:
+                given[key] = best
+        blueprint = _try(given)
+        assert blueprint is not None, f"the greedy row {given} is refused"
+        covered = pairs_in(blueprint.answers) & uncovered
+        assert covered, f"the greedy row {given} covers nothing new"
+        uncovered -= covered
+        answers = {k: blueprint.answers[k] for k in PAIRWISE_KEYS if blueprint.answers[k]}
+        rows.append(Combination(f"pairwise-{len(rows) + 1:02d}", answers))
+    return rows

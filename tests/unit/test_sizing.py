@@ -1,0 +1,344 @@
+"""The capacity model: invariants over the whole input space, and worked examples."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scalekit_gen.catalog import DECISIONS
+from scalekit_gen.paths import template_dir
+from scalekit_gen.sizing import (
+    DEFAULT_ASSUMPTIONS,
+    FORMULAS,
+    Assumptions,
+    Sizing,
+    estimate_peak_rps,
+    size,
+    web_processes_per_pod,
+    worker_concurrency,
+)
+
+FIELDS = {f.name for f in dataclasses.fields(Sizing)}
+SETTINGS = settings(max_examples=300, deadline=None)
+
+
+def _bounds(key: str) -> st.SearchStrategy[int]:
+    decision = DECISIONS[key]
+    return st.integers(min_value=decision.minimum, max_value=decision.maximum)
+
+
+inputs = st.fixed_dictionaries(
+    {
+        "concurrency": st.sampled_from(DECISIONS["concurrency"].values),
+        "pooling": st.sampled_from(DECISIONS["pooling"].values),
+        "queue": st.sampled_from(DECISIONS["queue"].values),
+        "target_users": _bounds("target_users"),
+        "peak_rps": st.one_of(st.just(0), _bounds("peak_rps")),
+        "read_replicas": _bounds("read_replicas"),
+    }
+)
+
+
+def test_hypothesis_bounds_match_the_brief():
+    assert (DECISIONS["target_users"].minimum, DECISIONS["target_users"].maximum) == (1, 10**9)
+    assert (DECISIONS["peak_rps"].minimum, DECISIONS["peak_rps"].maximum) == (0, 10**7)
+    assert (DECISIONS["read_replicas"].minimum, DECISIONS["read_replicas"].maximum) == (0, 15)
+
+
+# --------------------------------------------------------------------------- invariants
+
+
+@SETTINGS
+@given(inputs)
+def test_postgres_never_runs_out_of_connections(args):
+    s = size(**args)
+    assert s.server_connections + s.postgres_reserved_connections <= s.postgres_max_connections
+    assert s.postgres_max_connections >= 100
+    assert s.postgres_max_connections % 10 == 0
+    assert s.postgres_reserved_connections == DEFAULT_ASSUMPTIONS.postgres_reserved
+
+
+@SETTINGS
+@given(inputs)
+def test_pgbouncer_accepts_every_client(args):
+    s = size(**args)
+    if args["pooling"] == "app-pool-only":
+        assert s.pgbouncer_replicas == 0
+        assert s.pgbouncer_max_client_conn == 0
+        assert s.server_connections == s.client_connections
+    else:
+        assert s.pgbouncer_replicas >= 2
+        assert s.pgbouncer_max_client_conn >= s.client_connections
+        assert s.pgbouncer_max_client_conn % 50 == 0
+        assert s.pgbouncer_default_pool_size >= 1
+        assert s.pgbouncer_reserve_pool_size >= 0
+        if args["pooling"] == "pgbouncer-session":
+            # every client pins a server connection
+            assert s.server_connections >= s.client_connections
+
+
+@SETTINGS
+@given(inputs)
+def test_autoscaling_bounds(args):
+    s = size(**args)
+    assert 2 <= s.hpa_min_replicas <= s.hpa_max_replicas
+    assert s.hpa_min_replicas >= DEFAULT_ASSUMPTIONS.min_replicas
+
+
+@SETTINGS
+@given(inputs)
+def test_pools_and_threads(args):
+    s = size(**args)
+    assert s.db_pool_size >= 1
+    assert 4 <= s.db_pool_size <= 20
+    assert s.db_max_overflow >= 1
+    if args["concurrency"] == "async":
+        assert s.web_threads_per_process == 1
+    else:
+        assert s.web_threads_per_process == s.db_pool_size + s.db_max_overflow
+    assert s.web_processes_per_pod >= 1
+    assert s.web_pod_memory_mib == (
+        s.web_processes_per_pod * DEFAULT_ASSUMPTIONS.memory_mib_per_process
+    )
+
+
+@SETTINGS
+@given(inputs)
+def test_workers_exist_iff_there_is_a_queue(args):
+    s = size(**args)
+    if args["queue"] == "none":
+        assert s.worker_replicas == 0
+        assert s.worker_concurrency == 0
+    else:
+        assert s.worker_replicas >= 1
+        assert s.worker_concurrency >= 1
+
+
+@SETTINGS
+@given(inputs)
+def test_peak_and_design_rps(args):
+    s = size(**args)
+    if args["peak_rps"] > 0:
+        assert s.peak_rps == args["peak_rps"]
+        assert s.peak_rps_estimated is False
+    else:
+        assert s.peak_rps == estimate_peak_rps(args["target_users"])
+        assert s.peak_rps_estimated is True
+    assert s.peak_rps >= 1
+    assert s.design_rps >= s.peak_rps
+
+
+@SETTINGS
+@given(inputs, st.integers(min_value=0, max_value=10**9))
+def test_more_users_never_means_fewer_pods(args, extra):
+    more = min(args["target_users"] + extra, DECISIONS["target_users"].maximum)
+    estimated = {**args, "peak_rps": 0}
+    fewer_users = size(**estimated)
+    more_users = size(**{**estimated, "target_users": more})
+    assert more_users.hpa_max_replicas >= fewer_users.hpa_max_replicas
+    assert more_users.peak_rps >= fewer_users.peak_rps
+
+
+@SETTINGS
+@given(inputs)
+def test_given_peak_overrides_the_user_estimate(args):
+    peak = max(args["peak_rps"], 1)
+    a = size(**{**args, "peak_rps": peak, "target_users": 1})
+    b = size(**{**args, "peak_rps": peak, "target_users": DECISIONS["target_users"].maximum})
+    assert a == b
+
+
+@SETTINGS
+@given(inputs)
+def test_sizing_serialises_to_plain_values(args):
+    data = size(**args).as_dict()
+    assert set(data) == FIELDS
+    assert isinstance(data["warnings"], list)
+    for key, value in data.items():
+        if key not in ("warnings", "peak_rps_estimated"):
+            assert isinstance(value, int) and not isinstance(value, bool), key
+            assert value >= 0, key
+
+
+# --------------------------------------------------------------------------- worked examples
+
+
+def test_ten_thousand_users_async_transaction():
+    s = size(
+        concurrency="async", pooling="pgbouncer-transaction", queue="taskiq", target_users=10_000
+    )
+    assert s.as_dict() == {
+        "peak_rps": 200,
+        "peak_rps_estimated": True,
+        "design_rps": 400,
+        "web_processes_per_pod": 2,
+        "web_threads_per_process": 1,
+        "web_pod_cpu": 2,
+        "web_pod_memory_mib": 1024,
+        "hpa_min_replicas": 2,
+        "hpa_max_replicas": 2,
+        "db_pool_size": 5,
+        "db_max_overflow": 3,
+        "worker_concurrency": 16,
+        "worker_replicas": 1,
+        "client_connections": 48,
+        "pgbouncer_replicas": 2,
+        "pgbouncer_max_client_conn": 100,
+        "pgbouncer_default_pool_size": 11,
+        "pgbouncer_reserve_pool_size": 3,
+        "server_connections": 28,
+        "postgres_max_connections": 100,
+        "postgres_reserved_connections": 10,
+        "server_keepalive_s": 5,
+        "server_graceful_timeout_s": 30,
+        "server_timeout_s": 30,
+        "warnings": [],
+    }
+
+
+def test_million_users_sync_without_pgbouncer_warns():
+    s = size(
+        concurrency="sync",
+        pooling="app-pool-only",
+        queue="celery",
+        target_users=1_000_000,
+        read_replicas=1,
+    )
+    assert (s.peak_rps, s.design_rps) == (20_000, 40_000)
+    assert (s.web_processes_per_pod, s.web_threads_per_process) == (5, 6)
+    assert (s.hpa_min_replicas, s.hpa_max_replicas) == (25, 100)
+    assert (s.db_pool_size, s.db_max_overflow) == (4, 2)
+    assert (s.worker_concurrency, s.worker_replicas) == (4, 250)
+    # 100 pods × 5 processes × 6 connections × (primary + 1 replica) + 250 workers × 4
+    assert s.client_connections == 7_000
+    assert s.server_connections == 7_000
+    assert s.postgres_max_connections == 7_010
+    assert len(s.warnings) == 2
+    assert "max_connections=7010" in s.warnings[0]
+    assert "put PgBouncer in transaction mode" in s.warnings[0]
+    assert s.warnings[1].startswith("100 web pods at 40000 design RPS")
+
+
+def test_given_peak_with_session_pooling():
+    s = size(
+        concurrency="sync",
+        pooling="pgbouncer-session",
+        queue="celery",
+        target_users=10,
+        peak_rps=1_000,
+    )
+    assert (s.peak_rps, s.peak_rps_estimated, s.design_rps) == (1_000, False, 2_000)
+    assert (s.hpa_min_replicas, s.hpa_max_replicas) == (2, 5)
+    assert s.worker_replicas == 13
+    assert s.client_connections == 202
+    assert s.pgbouncer_max_client_conn == 300
+    assert (s.pgbouncer_default_pool_size, s.pgbouncer_reserve_pool_size) == (101, 0)
+    assert s.server_connections == 202
+    assert s.postgres_max_connections == 220
+    assert s.warnings == ()
+
+
+def test_transaction_mode_with_a_big_primary_suggests_replicas():
+    s = size(
+        concurrency="async",
+        pooling="pgbouncer-transaction",
+        queue="taskiq",
+        target_users=1,
+        peak_rps=200_000,
+    )
+    assert s.postgres_max_connections > 500
+    assert "add read replicas" in s.warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("users", "peak"), [(1, 1), (49, 1), (50, 1), (51, 2), (10_000, 200), (10**9, 20_000_000)]
+)
+def test_estimate_peak_rps(users, peak):
+    assert estimate_peak_rps(users) == peak
+
+
+@pytest.mark.parametrize(("concurrency", "processes"), [("async", 2), ("sync", 5)])
+def test_web_processes_per_pod(concurrency, processes):
+    assert web_processes_per_pod(concurrency) == processes
+
+
+@pytest.mark.parametrize(
+    ("queue", "concurrency", "jobs"),
+    [
+        ("none", "async", 0),
+        ("taskiq", "async", 16),
+        ("dramatiq", "async", 16),
+        ("dramatiq", "sync", 4),
+        ("celery", "async", 4),
+        ("rq", "sync", 4),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_worker_concurrency(queue, concurrency, jobs):
+    assert worker_concurrency(queue, concurrency) == jobs
+
+
+def test_assumptions_change_the_numbers():
+    args = {
+        "concurrency": "async",
+        "pooling": "pgbouncer-transaction",
+        "queue": "taskiq",
+        "target_users": 10_000,
+    }
+    doubled = size(**args, assumptions=Assumptions(active_share=0.2))
+    assert doubled.peak_rps == 2 * size(**args).peak_rps
+    assert size(**args, assumptions=Assumptions(cpu_per_pod=4)).web_pod_cpu == 4
+
+
+# --------------------------------------------------------------------------- documentation
+
+
+def test_formulas_are_documented():
+    assert FORMULAS
+    for what, formula in FORMULAS:
+        assert what.strip() and formula.strip()
+    assert len({what for what, _ in FORMULAS}) == len(FORMULAS)
+
+
+def test_formulas_name_real_assumptions():
+    assumption_names = {f.name for f in dataclasses.fields(Assumptions)}
+    text = " ".join(formula for _, formula in FORMULAS)
+    named = {word for word in re.findall(r"[a-z]+(?:_[a-z]+)+", text)}
+    assert named, "formulas name no assumptions"
+    settings_named = {
+        "max_client_conn",
+        "default_pool_size",
+        "reserve_pool_size",
+        "max_connections",
+        "max_overflow",
+    }
+    assert named <= assumption_names | settings_named | set(DECISIONS)
+
+
+def _sizing_fields_used_in_templates() -> set[tuple[str, str]]:
+    used = set()
+    for path in template_dir().rglob("*"):
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8")
+        aliases = set(re.findall(r"set\s+(\w+)\s*=\s*plan\.sizing\b", text))
+        patterns = [r"\bsizing\.(\w+)"] + [rf"(?<![\w.]){re.escape(a)}\.(\w+)" for a in aliases]
+        for pattern in patterns:
+            used |= {(path.name, name) for name in re.findall(pattern, text)}
+    return used
+
+
+def test_every_sizing_field_used_in_docs_exists():
+    used = _sizing_fields_used_in_templates()
+    assert any(name == "capacity.md.jinja" for name, _ in used), "capacity.md reads no sizing"
+    unknown = sorted((file, name) for file, name in used if name not in FIELDS)
+    assert unknown == []
+
+
+def test_every_sizing_field_reaches_the_project_docs():
+    used = {name for _, name in _sizing_fields_used_in_templates()}
+    assert FIELDS - used == set()
