@@ -8,6 +8,8 @@ turns errors into messages and exit codes: 2 for a user error, 130 for Ctrl-C, 1
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 import traceback
 from enum import StrEnum
@@ -179,6 +181,17 @@ def new(
     )
 
 
+def _emit(text: str) -> None:
+    """Machine output to stdout; a reader that stops early (`| head`) is not an error."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
+
+
 def _stdin_is_terminal() -> bool:
     return sys.stdin is not None and sys.stdin.isatty()
 
@@ -200,9 +213,9 @@ def plan(
 
     document = commands.plan(preset=preset, answers_file=answers, sets=set_ or [])
     if output_format is Format.json:
-        print(json.dumps(document, indent=2, ensure_ascii=False))
+        _emit(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     elif output_format is Format.yaml:
-        sys.stdout.write(commands.to_yaml(document))
+        _emit(commands.to_yaml(document))
     else:
         console = _err()
         console.print(views.decisions_table(document))
@@ -227,7 +240,7 @@ def presets_show(
     """Print a preset's YAML, comments included (stdout)."""
     from scalekit_gen import presets
 
-    sys.stdout.write(presets.find_preset(name).read_text(encoding="utf-8"))
+    _emit(presets.find_preset(name).read_text(encoding="utf-8"))
 
 
 @presets_app.command("new")
@@ -245,5 +258,13 @@ def presets_new(
     commands.new_preset(console=_err(), path=path, base=base, sets=set_ or [])
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # the same clean-up as Ctrl-C: nothing half-written stays
+
+
 def main() -> None:
+    # A CI job cancelled mid-render sends SIGTERM (a closed terminal SIGHUP), not Ctrl-C.
+    signal.signal(signal.SIGTERM, _interrupt)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, _interrupt)
     app()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ def _blueprint_for_new(
         preset=preset,
         answers_file=answers_file,
         sets=sets,
-        project_name=dest.name if dest is not None else None,
+        project_name=Path(os.path.abspath(dest)).name if dest is not None else None,
     )
     resolution = resolve(layers)
     if resolution.problems:
@@ -125,7 +126,7 @@ def new_preset(*, console: Console, path: Path, base: str | None, sets: list[str
     layers = [*(load_preset(base) if base else []), changes]
     build_blueprint(layers)  # the new preset must be valid before it is written
     typed = {key: plain(value) for key, value in resolve([changes]).given.items()}
-    text = derive_preset(base, typed)
+    text = derive_preset(base, typed, target=path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("x", encoding="utf-8") as handle:  # "x": fail rather than overwrite
         handle.write(text)

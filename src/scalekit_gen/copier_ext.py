@@ -81,7 +81,8 @@ def _plan_for(answers_json: str) -> dict[str, Any]:
 def scalekit_plan(context: Context) -> dict[str, Any]:
     """The full plan for the answers being rendered (cached: every file asks for it)."""
     try:
-        return _plan_for(json.dumps(_answers(context), sort_keys=True, default=list))
+        # Not sort_keys: the order of owners is part of the answer.
+        return _plan_for(json.dumps(_answers(context), default=list))
     except ScalekitError as error:
         raise ValueError(str(error)) from None
 

@@ -64,7 +64,7 @@ def _default(decision: Decision) -> Any:
     if decision.has_computed_default:
         return f"{{{{ scalekit_default('{decision.key}') }}}}"
     if decision.kind is Kind.NAMES:
-        return ", ".join(decision.default_for({}))  # a YAML answer Copier parses into a list
+        return f"[{', '.join(decision.default_for({}))}]"  # YAML text Copier parses to a list
     if isinstance(decision.default, tuple):
         return list(decision.default)
     return decision.default

@@ -29,7 +29,10 @@ def display(value: Any) -> str:
     if value is None:
         return "n/a"
     if isinstance(value, Mapping):
-        return ", ".join(f"{module}: {owner}" for module, owner in value.items())
+        return ", ".join(
+            f"{'everything else' if module == '*' else module}: {owner}"
+            for module, owner in value.items()
+        )
     if isinstance(value, list | tuple):
         return ", ".join(str(item) for item in value) or "none"
     if isinstance(value, int) and not isinstance(value, bool):

@@ -8,6 +8,7 @@ with `extends: NAME-or-PATH`, so an organisation standard can be a few lines on 
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +138,14 @@ def _label(path: Path) -> str:
         return str(path)
 
 
+def _rebase(reference: str, old_dir: Path, new_dir: Path) -> str:
+    """An `extends` value as seen from `new_dir`; shipped names stay names."""
+    candidate = Path(reference).expanduser()
+    if not (candidate.suffix in _SUFFIXES or "/" in reference) or candidate.is_absolute():
+        return reference
+    return os.path.relpath((old_dir / candidate).resolve(), new_dir.resolve())
+
+
 def _drop_line_comment(document: Any, key: str) -> None:
     # ruamel keeps a key's end-of-line comment together with the full-line comments that
     # follow it in one token; keep those, drop only the first line.
@@ -147,14 +156,17 @@ def _drop_line_comment(document: Any, key: str) -> None:
         token.value = "\n" + following
 
 
-def derive_preset(base: str | None, changes: Mapping[str, Any]) -> str:
-    """The text of a new preset: a base preset's document (comments kept) with changes.
+def derive_preset(base: str | None, changes: Mapping[str, Any], *, target: Path) -> str:
+    """The text of a new preset at `target`: a base preset's document with changes.
 
     Every comment of the base survives, except the end-of-line comment of a changed key,
-    which described the old value. New keys are appended.
+    which described the old value. New keys are appended. If the base extends another
+    preset, so does the copy (a relative path is rewritten for the new file's folder).
     """
-    document = read_document(find_preset(base)) if base else _yaml().load("{}")
-    document.pop(EXTENDS, None)
+    base_path = find_preset(base) if base else None
+    document = read_document(base_path) if base_path else _yaml().load("{}")
+    if base_path is not None and EXTENDS in document:
+        document[EXTENDS] = _rebase(str(document[EXTENDS]), base_path.parent, target.parent)
     for key, value in changes.items():
         if key in document and document[key] != value:
             _drop_line_comment(document, key)

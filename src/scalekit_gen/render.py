@@ -8,6 +8,7 @@ before anything is written. Nothing the user already had is ever touched.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -40,7 +41,7 @@ def check_destination(dest: Path) -> None:
         raise DestinationError(
             f"{dest} already exists and is not empty — scalekit never writes into existing "
             "files; choose a new directory (to move a generated project to a newer template, "
-            "use scalekit update)"
+            "run `copier update --trust` inside it)"
         )
 
 
@@ -72,6 +73,9 @@ def render_project(
 def _created_parents(parent: Path) -> Iterator[Path]:
     """Create missing parent directories; remove exactly those again if rendering fails."""
     missing = [p for p in (parent, *parent.parents) if not p.exists()]
+    blocking = next((p for p in (parent, *parent.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise DestinationError(f"{blocking} is a file, so no directory can be created under it")
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -154,14 +158,35 @@ def _files(root: Path) -> tuple[str, ...]:
 
 def _move_into_place(out: Path, dest: Path) -> None:
     try:
-        # rename(2) replaces an empty directory atomically and fails if anything appeared in
-        # it meanwhile, so a concurrent write into dest is refused, never overwritten.
-        os.rename(out, dest)
+        if dest.is_dir():
+            _move_entries(out, dest)
+        else:
+            os.rename(out, dest)  # one atomic step for a new directory
     except OSError as error:
         raise DestinationError(
             f"cannot move the rendered project into {dest}: {error.strerror}; nothing was "
             "written there"
         ) from None
+
+
+def _move_entries(out: Path, dest: Path) -> None:
+    """Fill an existing empty directory entry by entry, keeping the directory itself.
+
+    The user may be standing in it (`scalekit new .`), so it must not be replaced. If an
+    entry appeared there meanwhile, everything moved so far goes back and nothing is lost.
+    """
+    moved: list[Path] = []
+    try:
+        for entry in sorted(out.iterdir()):
+            target = dest / entry.name
+            if target.exists() or target.is_symlink():
+                raise FileExistsError(errno.EEXIST, "a file appeared there meanwhile")
+            os.rename(entry, target)
+            moved.append(target)
+    except BaseException:
+        for target in moved:
+            os.rename(target, out / target.name)
+        raise
 
 
 def _git_init(root: Path) -> bool:

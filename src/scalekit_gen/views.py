@@ -88,11 +88,18 @@ def presets_table(presets: Iterable[PresetInfo]) -> Table:
     return table
 
 
+def _shortest(dest: Path) -> str:
+    """`shop` when it is under the working directory, the full path otherwise."""
+    try:
+        return str(dest.relative_to(Path.cwd()))
+    except (OSError, ValueError):  # elsewhere, or the working directory has gone
+        return str(dest)
+
+
 def next_steps(dest: Path, files: Iterable[str]) -> list[str]:
     """What to run next, from what was actually rendered."""
     rendered = set(files)
-    where = Path(dest).name if Path(dest).parent == Path.cwd() else str(dest)
-    steps = [f"cd {where}"]
+    steps = [f"cd {_shortest(Path(dest))}"]
     if "Makefile" in rendered:
         steps += ["make install", "make lint", "make migrate", "make test", "make run"]
     steps.append("read docs/decisions/ (one record per decision) and docs/capacity.md")

@@ -38,6 +38,7 @@ def run_wizard(given: Mapping[str, Any], console: Console) -> AnswerLayer:
     asked = 0
     for decision in DECISION_LIST:
         if not decision.applies_to(known):
+            total -= decision.key in to_ask  # an earlier answer made it moot
             continue
         if decision.key in known:
             continue

@@ -6,7 +6,8 @@ conftest files can never clash with this one.
 - `cli(*args, input=None)` runs `scalekit_gen.cli.app` in process with Typer's CliRunner.
   `CliRunner` calls `ScalekitGroup.main`, so the error boundary (exit codes, messages) is what
   is tested. The terminal width is pinned so Rich output is stable.
-- `sk(*args, ...)` runs the real `scalekit` executable as a subprocess, always with a timeout.
+- `sk(*args, ...)` runs the real `scalekit` executable as a subprocess, always with a timeout
+  (`scalekit_argv` is its command line).
 - `snapshot(path)` records every entry below a directory: type, mode, bytes, mtime.
 - `read_answers(project)` parses a rendered project's `.copier-answers.yml`.
 - `leftovers(directory)` lists staging directories a render left behind.
@@ -58,7 +59,9 @@ SCALEKIT = _scalekit_command()
 
 
 @pytest.fixture(autouse=True)
-def _hermetic_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _hermetic_git(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     empty = tmp_path_factory.getbasetemp() / "empty-gitconfig"
     empty.touch()
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
@@ -78,6 +81,12 @@ def cli() -> Callable[..., Result]:
 
 
 @pytest.fixture
+def scalekit_argv() -> list[str]:
+    """How to start the real `scalekit` executable."""
+    return list(SCALEKIT)
+
+
+@pytest.fixture
 def subprocess_env() -> dict[str, str]:
     env = dict(os.environ)
     for key, value in TERMINAL_ENV.items():
@@ -90,7 +99,9 @@ def subprocess_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def sk(subprocess_env: dict[str, str], tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+def sk(
+    subprocess_env: dict[str, str], tmp_path: Path
+) -> Callable[..., subprocess.CompletedProcess[str]]:
     def run(
         *args: str | os.PathLike[str],
         stdin: Any = subprocess.DEVNULL,

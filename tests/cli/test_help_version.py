@@ -12,7 +12,6 @@ import typer.main
 from scalekit_gen import __version__
 from scalekit_gen.cli import app
 
-
 # Typer vendors click (typer._click); go by duck typing rather than a private import.
 Command = Any
 
@@ -85,9 +84,7 @@ def test_help_on_every_command(cli, path: tuple[str, ...], command: Command) -> 
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=COMMAND_IDS)
 def test_every_option_and_argument_has_help(path: tuple[str, ...], command: Command) -> None:
     missing = [
-        param.name
-        for param in command.params
-        if not (getattr(param, "help", None) or "").strip()
+        param.name for param in command.params if not (getattr(param, "help", None) or "").strip()
     ]
     assert not missing, f"{' '.join(path) or 'scalekit'}: no help for {missing}"
 

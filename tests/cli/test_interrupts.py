@@ -62,6 +62,32 @@ def test_ctrl_c_mid_render_leaves_no_directory(cli, tmp_path, monkeypatch, lefto
     assert list(tmp_path.iterdir()) == []
 
 
+def test_ctrl_c_inside_copier_is_an_interrupt_not_a_render_error(
+    cli, tmp_path, monkeypatch, leftovers
+) -> None:
+    """scalekit's own wrapper around Copier must let KeyboardInterrupt through as such."""
+    import copier
+
+    seen: list[Path] = []
+
+    def interrupted_run_copy(src_path: str, dst_path: Path, **kwargs: Any) -> None:
+        dst = Path(dst_path)
+        seen.append(dst)
+        dst.mkdir(parents=True)
+        (dst / "README.md").write_text("# half\n", encoding="utf-8")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(copier, "run_copy", interrupted_run_copy)
+    dest = tmp_path / "new-parent" / "svc"
+    result = cli("new", dest, "--yes")
+    assert result.exit_code == 130
+    assert "rendering the template failed" not in result.stderr
+    assert "Interrupted — nothing was written." in result.stderr
+    assert seen and not seen[0].exists()
+    assert list(tmp_path.iterdir()) == []
+    assert leftovers(tmp_path) == []
+
+
 def test_ctrl_c_removes_the_parent_directories_it_created(
     cli, tmp_path, monkeypatch, leftovers
 ) -> None:
@@ -82,16 +108,15 @@ def test_ctrl_c_keeps_an_existing_empty_destination(cli, tmp_path, monkeypatch, 
     monkeypatch.setattr(render, "_copier_render", fake)
     dest = tmp_path / "empty"
     dest.mkdir()
-    before = snapshot(tmp_path)
+    before = snapshot(dest)
     result = cli("new", dest, "--yes")
     assert result.exit_code == 130
     _assert_rendered_into_staging(fake, dest)
-    assert snapshot(tmp_path) == before
+    assert snapshot(dest) == before
+    assert list(tmp_path.iterdir()) == [dest]
 
 
-def test_ctrl_c_during_git_init_leaves_no_directory(
-    cli, tmp_path, monkeypatch, leftovers
-) -> None:
+def test_ctrl_c_during_git_init_leaves_no_directory(cli, tmp_path, monkeypatch, leftovers) -> None:
     seen: list[Path] = []
 
     def interrupted_git_init(root: Path) -> bool:
@@ -164,6 +189,7 @@ def test_a_broken_template_leaves_nothing_and_exits_2(
     result = cli("new", dest, "--yes")
     assert result.exit_code == 2, result.output
     assert "error: rendering the template failed" in result.stderr
+    assert "no_such_key" in result.stderr  # the broken file, named by the message
     assert "Traceback" not in result.output
     assert list(workdir.iterdir()) == []
     assert leftovers(workdir) == []
@@ -214,10 +240,10 @@ _SLOW_RENDER = textwrap.dedent(
     from scalekit_gen.cli import main
 
     real_render = render._copier_render
+    marker = Path(sys.argv[1])
 
     def slow_render(blueprint, template, out):
         real_render(blueprint, template, out)   # the staging directory is now full
-        marker = Path(sys.argv[1])
         marker.write_text(str(out), encoding="utf-8")
         time.sleep(60)                           # ... and Ctrl-C arrives now
 
@@ -234,7 +260,7 @@ def _wait_for(path: Path, process: subprocess.Popen[str], timeout: float) -> Non
     deadline = time.monotonic() + timeout
     while not path.exists() or not path.read_text(encoding="utf-8"):
         if process.poll() is not None:
-            out, err = process.communicate()
+            _, err = process.communicate()
             pytest.fail(f"scalekit ended early ({process.returncode}): {err}")
         if time.monotonic() > deadline:
             process.kill()
@@ -283,4 +309,3 @@ def test_sigint_while_rendering_in_a_real_process(
     assert list(work.iterdir()) == []  # not dest, not its new parent, not a staging dir
     assert leftovers(work) == [] and leftovers(system_tmp) == []
     assert list(system_tmp.iterdir()) == []
-

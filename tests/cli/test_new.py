@@ -66,9 +66,7 @@ def test_new_yes_prints_the_next_steps(cli, tmp_path) -> None:
     assert any("docs/decisions" in line for line in lines)
 
 
-def test_next_steps_use_the_short_name_in_the_current_directory(
-    cli, tmp_path, monkeypatch
-) -> None:
+def test_next_steps_use_the_short_name_in_the_current_directory(cli, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     result = cli("new", "shop", "--yes", "--no-git")
     assert result.exit_code == 0, result.output
@@ -114,9 +112,7 @@ def test_new_creates_missing_parent_directories(cli, tmp_path) -> None:
 # --------------------------------------------------------------------------- --dry-run
 
 
-def test_dry_run_writes_nothing_and_lists_the_files(
-    cli, tmp_path, monkeypatch, leftovers
-) -> None:
+def test_dry_run_writes_nothing_and_lists_the_files(cli, tmp_path, monkeypatch, leftovers) -> None:
     system_tmp = tmp_path / "system-tmp"
     system_tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
@@ -347,3 +343,28 @@ def test_every_shipped_preset_dry_runs(cli, tmp_path, name) -> None:
     assert result.exit_code == 0, result.output
     assert f"preset {name}" in result.stderr  # the plan names the preset as the source
     assert not (tmp_path / "svc").exists()
+
+
+def test_a_destination_name_without_letters_is_refused(cli, tmp_path) -> None:
+    result = cli("new", tmp_path / "___", "--yes")
+    assert result.exit_code == 2
+    assert "destination name: project_name: '___' has no letters or digits" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_new_dot_renders_into_the_current_empty_directory(sk, tmp_path, read_answers) -> None:
+    """`mkdir shop && cd shop && scalekit new . --yes`: the README's "empty DEST" case.
+
+    The directory the user's shell sits in must stay the one holding the project (same
+    inode, so the shell's working directory is not left pointing at a deleted directory),
+    the project is named after it, and the run ends cleanly.
+    """
+    dest = tmp_path / "shop"
+    dest.mkdir()
+    inode = dest.stat().st_ino
+    done = sk("new", ".", "--yes", "--no-git", cwd=dest)
+    assert "Traceback" not in done.stderr
+    assert done.returncode == 0, done.stderr
+    assert (dest / "README.md").is_file()
+    assert dest.stat().st_ino == inode, "the current directory was replaced, not filled"
+    assert read_answers(dest)["project_name"] == "shop"

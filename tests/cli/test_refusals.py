@@ -171,9 +171,7 @@ def _fill(dest: Path) -> None:
     ],
     ids=["yes", "no-git", "dry-run", "preset-and-set", "interactive"],
 )
-def test_a_non_empty_destination_is_refused_and_untouched(
-    cli, tmp_path, snapshot, extra
-) -> None:
+def test_a_non_empty_destination_is_refused_and_untouched(cli, tmp_path, snapshot, extra) -> None:
     dest = tmp_path / "mine"
     _fill(dest)
     before_parent = sorted(p.name for p in tmp_path.iterdir())

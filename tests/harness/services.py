@@ -32,8 +32,7 @@ import socket
 import subprocess
 import tempfile
 import time
-import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 from urllib.parse import quote
@@ -84,7 +83,10 @@ def _find_binary(name: str, env_var: str, extra_dirs: Sequence[str] = ()) -> str
     if override:
         if os.access(override, os.X_OK):
             return override
-        raise MissingBinaryError(f"{env_var}={override} is not an executable file")
+        raise MissingBinaryError(
+            f"{env_var}={override} is not an executable file; unset it to use the system's "
+            f"{name}, and run `{ENSURE_DEPS}` to install the test servers"
+        )
     found = shutil.which(name)
     if found:
         return found
@@ -163,7 +165,8 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
 
 
-_live: weakref.WeakSet[_Service] = weakref.WeakSet()
+# Started and not yet stopped: stopped at interpreter exit if a caller forgot.
+_live: set[_Service] = set()
 
 
 @atexit.register
@@ -374,9 +377,7 @@ class _Service:
                     # Listening, but refusing us: waiting will not help.
                     self._fail(f"refused the harness's own login: {e}")
             if time.monotonic() > deadline:
-                self._fail(
-                    f"not ready after {self.start_timeout:.0f}s (last error: {last_error})"
-                )
+                self._fail(f"not ready after {self.start_timeout:.0f}s (last error: {last_error})")
             time.sleep(0.05)
 
     def _fail(self, why: str) -> None:
@@ -511,16 +512,15 @@ class Postgres(_Service):
     # -- connecting ----------------------------------------------------------------------
 
     def dsn(self, user: str | None = None, db: str | None = None, **params: Any) -> str:
-        """A libpq keyword DSN over TCP: the app role and database unless told otherwise."""
+        """A libpq keyword DSN over TCP: the app role and its database unless told otherwise
+        (another role gets database "postgres"); `params` add or override keywords."""
         user = user or self.app_user
         db = db or (self.app_db if user == self.app_user else "postgres")
-        password = self.passwords.get(user)
-        extra = {"password": password} if password is not None else {}
-        return make_conninfo(
-            host=self.host, port=self.port, user=user, dbname=db, **extra, **params
-        )
+        return _dsn(self.host, self.port, user, db, self.passwords.get(user), params)
 
-    def url(self, user: str | None = None, db: str | None = None, scheme: str = "postgresql") -> str:
+    def url(
+        self, user: str | None = None, db: str | None = None, scheme: str = "postgresql"
+    ) -> str:
         """postgresql://user:password@127.0.0.1:port/db (`scheme` e.g. postgresql+asyncpg)."""
         user = user or self.app_user
         db = db or (self.app_db if user == self.app_user else "postgres")
@@ -543,7 +543,10 @@ class Postgres(_Service):
         )
 
     def execute(
-        self, query: str | sql.Composable, params: Sequence[Any] | None = None, db: str = "postgres"
+        self,
+        query: str | bytes | sql.SQL | sql.Composed,
+        params: Sequence[Any] | None = None,
+        db: str = "postgres",
     ) -> list[tuple[Any, ...]]:
         """Run one statement as the superuser (autocommit); the rows, if it returns any."""
         with self.admin_connect(db) as conn:
@@ -597,7 +600,9 @@ class Postgres(_Service):
         )
 
     def drop_database(self, name: str) -> None:
-        self.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        self.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
     # -- hooks ---------------------------------------------------------------------------
 
@@ -679,6 +684,15 @@ def _pg_conf_value(value: str | int) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def _dsn(
+    host: str, port: int, user: str, db: str, password: str | None, params: Mapping[str, Any]
+) -> str:
+    values: dict[str, Any] = {"host": host, "port": port, "user": user, "dbname": db}
+    if password is not None:
+        values["password"] = password
+    return make_conninfo(**{**values, **params})
+
+
 def _pg_url(scheme: str, user: str, password: str | None, host: str, port: int, db: str) -> str:
     auth = quote(user, safe="")
     if password is not None:
@@ -758,13 +772,11 @@ class PgBouncer(_Service):
     def dsn(self, user: str | None = None, db: str | None = None, **params: Any) -> str:
         user = user or self.postgres.app_user
         db = db or (self.postgres.app_db if user == self.postgres.app_user else "postgres")
-        password = self.passwords.get(user)
-        extra = {"password": password} if password is not None else {}
-        return make_conninfo(
-            host=self.host, port=self.port, user=user, dbname=db, **extra, **params
-        )
+        return _dsn(self.host, self.port, user, db, self.passwords.get(user), params)
 
-    def url(self, user: str | None = None, db: str | None = None, scheme: str = "postgresql") -> str:
+    def url(
+        self, user: str | None = None, db: str | None = None, scheme: str = "postgresql"
+    ) -> str:
         user = user or self.postgres.app_user
         db = db or (self.postgres.app_db if user == self.postgres.app_user else "postgres")
         return _pg_url(scheme, user, self.passwords.get(user), self.host, self.port, db)
@@ -850,6 +862,8 @@ class PgBouncer(_Service):
             # Transaction pooling: no DISCARD ALL between clients.
             "server_reset_query": "",
             "pidfile": str(self.dir / "pgbouncer.pid"),
+            # A client stuck behind a full pool fails in 30 s rather than the default 120 s.
+            "query_wait_timeout": 30,
             **self.settings,
         }
         lines = [
@@ -1041,16 +1055,3 @@ def _memcached_reply_done(reply: bytes) -> bool:
     if reply.startswith((b"CLIENT_ERROR", b"SERVER_ERROR")) and reply.endswith(b"\r\n"):
         return True
     return reply.endswith(_MEMCACHED_ENDS)
-
-
-@contextlib.contextmanager
-def services(
-    *, memcached: bool = False, **pgbouncer_options: Any
-) -> Iterator[tuple[Postgres, PgBouncer, Redis, Memcached | None]]:
-    """Postgres + PgBouncer + Redis (+ memcached) together, for a script or one test."""
-    with contextlib.ExitStack() as stack:
-        pg = stack.enter_context(Postgres())
-        pgb = stack.enter_context(PgBouncer(pg, **pgbouncer_options))
-        redis = stack.enter_context(Redis())
-        mc = stack.enter_context(Memcached()) if memcached else None
-        yield pg, pgb, redis, mc

@@ -16,6 +16,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -99,7 +100,7 @@ def check_rendered_project(root: Path, blueprint: Blueprint, *, git: bool = Fals
         try:
             problems += [f"[{function.__name__}] {message}" for message in function(project)]
         except Exception as error:  # a crashing check (a missing file, ...) is a problem too
-            problems.append(f"[{function.__name__}] crashed: {error!r}")
+            problems.append(f"[{function.__name__}] crashed: {type(error).__name__}: {error}")
     assert not problems, (
         f"{len(problems)} problem(s) in the project rendered at {root}\n"
         f"answers: {blueprint.copier_data}\n  - " + "\n  - ".join(problems)
@@ -173,6 +174,23 @@ def secrets_of(env: list[tuple[str, str]]) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- the checks
 
+# Files every project has, whatever the answers (CODEOWNERS is checked with its directory).
+REQUIRED_FILES = (
+    ANSWERS_FILE,
+    ".env",
+    ".env.example",
+    ".gitignore",
+    "README.md",
+    "docs/capacity.md",
+)
+
+
+@check
+def required_files_exist(project: Rendered) -> Iterator[str]:
+    missing = [name for name in REQUIRED_FILES if name not in project.files]
+    if missing:
+        yield f"missing {missing}; the project has {project.files}"
+
 
 @check
 def no_template_leftovers(project: Rendered) -> Iterator[str]:
@@ -208,6 +226,23 @@ def no_template_machinery(project: Rendered) -> Iterator[str]:
     staging = sorted(p.name for p in root.parent.glob(f"*{STAGING_SUFFIX}"))
     if staging:
         yield f"staging directories left next to the project: {staging}"
+
+
+@check
+def secrets_never_committed(project: Rendered) -> Iterator[str]:
+    if not (project.root / ".git").is_dir() or shutil.which("git") is None:
+        return
+    done = subprocess.run(
+        ["git", "ls-files"], cwd=project.root, capture_output=True, text=True, check=False
+    )
+    tracked = set(done.stdout.splitlines())
+    if done.returncode != 0 or not tracked:
+        yield f"git ls-files failed or the first commit is empty: {done.stderr.strip()}"
+    if ".env" in tracked:
+        yield "the first commit contains .env and its secrets"
+    missing = sorted(set(project.files) - {".env"} - tracked)
+    if missing:
+        yield f"the first commit lacks {missing}"
 
 
 @check

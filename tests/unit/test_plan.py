@@ -177,7 +177,7 @@ def test_sizing_formulas_and_assumptions(plan):
     ("value", "text"),
     [
         (None, "n/a"),
-        ({"*": "@a", "billing": "@b"}, "*: @a, billing: @b"),
+        ({"*": "@a", "billing": "@b"}, "everything else: @a, billing: @b"),
         (("a", "b"), "a, b"),
         ([], "none"),
         (10000, "10,000"),

@@ -245,13 +245,11 @@ def test_derive_preset_keeps_every_comment(name):
     original = (presets_dir() / f"{name}.yml").read_text(encoding="utf-8")
     assert _comment_lines(original), f"{name} has no comments to keep"
     changes = {"queue": "celery", "concurrency": "sync", "target_users": 5000}
-    derived = derive_preset(name, changes)
+    derived = derive_preset(name, changes, target=Path("new.yml"))
 
     before = yaml.safe_load(original)
     changed = [key for key, value in changes.items() if key in before and before[key] != value]
-    kept = "\n".join(
-        line for line in original.splitlines() if not line.startswith(tuple(changed))
-    )
+    kept = "\n".join(line for line in original.splitlines() if not line.startswith(tuple(changed)))
     for comment in _comment_lines(kept):  # a changed value's own comment may go
         assert comment in derived, comment
     values = yaml.safe_load(derived)
@@ -263,21 +261,33 @@ def test_derive_preset_keeps_every_comment(name):
 
 
 def test_derive_preset_keeps_key_order_and_appends_new_keys():
-    derived = derive_preset("lean-api", {"cache": "none", "target_users": 5000})
+    derived = derive_preset(
+        "lean-api", {"cache": "none", "target_users": 5000}, target=Path("new.yml")
+    )
     keys = [line.split(":")[0] for line in derived.splitlines() if line and line[0].isalpha()]
     original = yaml.safe_load((presets_dir() / "lean-api.yml").read_text(encoding="utf-8"))
     assert keys == [*original, "target_users"]
 
 
-def test_derive_preset_drops_extends(tmp_path):
+def test_derive_preset_keeps_what_the_base_extends(tmp_path):
     base = _write(tmp_path / "acme.yml", "# Acme standard\nextends: fastapi-sync\nci: gitlab\n")
-    derived = derive_preset(str(base), {"cache": "none"})
-    assert "extends" not in yaml.safe_load(derived)
+    derived = derive_preset(str(base), {"cache": "none"}, target=tmp_path / "team.yml")
+    assert yaml.safe_load(derived)["extends"] == "fastapi-sync"  # a shipped name stays a name
     assert "# Acme standard" in derived
 
 
+def test_derive_preset_rebases_a_relative_extends(tmp_path):
+    _write(tmp_path / "org" / "base.yml", "framework: django\n")
+    child = _write(tmp_path / "org" / "acme.yml", "extends: base.yml\nci: gitlab\n")
+    target = tmp_path / "teams" / "payments" / "preset.yml"
+    derived = derive_preset(str(child), {"cache": "none"}, target=target)
+    assert yaml.safe_load(derived)["extends"] == "../../org/base.yml"
+
+
 def test_derive_preset_without_a_base():
-    derived = derive_preset(None, {"framework": "django", "modules": ["accounts"]})
+    derived = derive_preset(
+        None, {"framework": "django", "modules": ["accounts"]}, target=Path("new.yml")
+    )
     assert yaml.safe_load(derived) == {"framework": "django", "modules": ["accounts"]}
 
 
@@ -332,7 +342,9 @@ def test_collect_layers_with_nothing():
 
 
 def test_derive_preset_drops_only_the_comment_of_a_changed_value():
-    text = derive_preset("fastapi-async", {"concurrency": "sync", "queue": "celery"})
+    text = derive_preset(
+        "fastapi-async", {"concurrency": "sync", "queue": "celery"}, target=Path("new.yml")
+    )
     lines = text.splitlines()
     assert "concurrency: sync" in lines  # its comment described async
     assert "queue: celery" in lines

@@ -1,0 +1,51 @@
+"""Session-wide private servers for the integration tests (see tests/harness).
+
+Each fixture starts its own server on a free loopback port in a temp dir, never the
+machine's standing PostgreSQL (5432) or Redis (6379), and removes it at the end of the
+session. A missing server binary fails the tests with a pointer to
+`scripts/ensure-system-deps`; it never skips them.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_ROOT = Path(__file__).resolve().parents[2]
+if str(_ROOT) not in sys.path:  # `tests.harness`, whichever way pytest was started
+    sys.path.insert(0, str(_ROOT))
+
+from tests.harness import Memcached, PgBouncer, Postgres, Redis  # noqa: E402
+
+#: PgBouncer's pool per (database, user): small on purpose, so that clients share server
+#: connections as they do in production and session-state bugs show up in tests.
+PGBOUNCER_POOL_SIZE = 4
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A private PostgreSQL; role `app` (password, timezone UTC) owns database `app`."""
+    with Postgres(max_connections=50) as pg:
+        yield pg
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(postgres: Postgres) -> Iterator[PgBouncer]:
+    """PgBouncer in transaction mode in front of `postgres`, scram-sha-256 logins."""
+    with PgBouncer(postgres, default_pool_size=PGBOUNCER_POOL_SIZE, max_client_conn=200) as pgb:
+        yield pgb
+
+
+@pytest.fixture(scope="session")
+def redis() -> Iterator[Redis]:
+    with Redis() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def memcached() -> Iterator[Memcached]:
+    with Memcached() as server:
+        yield server

@@ -1,0 +1,183 @@
+"""The battery itself: it passes a good render and catches each kind of broken one.
+
+One project is rendered; each test breaks a copy of it in one way and expects the named
+check to report it. A battery check that cannot fail would show up here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from scalekit_gen.blueprint import Blueprint
+from scalekit_gen.render import render_project
+
+from .battery import CHECKS, check_rendered_project
+from .support import block_network, blueprint_for
+
+Mutation = Callable[[Path], None]
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Blueprint, Path]:
+    blueprint = blueprint_for(
+        {"read_replicas": 1, "modules": ["billing", "accounts"], "owners": {"billing": "@a/pay"}}
+    )
+    root = tmp_path_factory.mktemp("battery") / "good"
+    with block_network() as attempts:
+        render_project(blueprint, root, git=False)
+    assert not attempts
+    return blueprint, root
+
+
+def _edit(relative: str, old: str, new: str) -> Mutation:
+    def mutate(root: Path) -> None:
+        path = root / relative
+        text = path.read_text("utf-8")
+        assert old in text, f"{old!r} not in {relative}: the mutation needs updating"
+        path.write_text(text.replace(old, new, 1), "utf-8")
+
+    return mutate
+
+
+def _write(relative: str, text: str) -> Mutation:
+    def mutate(root: Path) -> None:
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text, "utf-8")
+
+    return mutate
+
+
+def _delete(relative: str) -> Mutation:
+    return lambda root: (root / relative).unlink()
+
+
+def _secret_into_answers(root: Path) -> None:
+    secret = next(
+        line.partition("=")[2]
+        for line in (root / ".env").read_text("utf-8").splitlines()
+        if line.startswith("SECRET_KEY=")
+    )
+    with (root / ".copier-answers.yml").open("a", encoding="utf-8") as answers:
+        answers.write(f"secret: {secret}\n")
+
+
+def _swap_env_example_lines(root: Path) -> None:
+    path = root / ".env.example"
+    lines = path.read_text("utf-8").splitlines()
+    i, j = (n for n, line in enumerate(lines) if line.startswith(("LOG_LEVEL=", "PORT=")))
+    lines[i], lines[j] = lines[j], lines[i]
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+
+
+MUTATIONS: dict[str, tuple[Mutation, str]] = {
+    "missing-env": (_delete(".env"), "required"),
+    "missing-example": (_delete(".env.example"), "required"),
+    "jinja-leftover": (_edit("README.md", "## Decisions", "## {{ plan }}"), "leftovers"),
+    "jinja-comment": (_write("docs/x.md", "{# forgotten #}\n"), "leftovers"),
+    "templated-name": (_write("{{ name }}.txt", "x\n"), "leftovers"),
+    "copier-yml": (_write("copier.yml", "a: 1\n"), "machinery"),
+    "includes-dir": (_write("includes/env.md", "x\n"), "machinery"),
+    "jinja-file": (_write("docs/capacity.md.jinja", "x\n"), "machinery"),
+    "git-dir": (_write(".git/HEAD", "ref: refs/heads/main\n"), "machinery"),
+    "staging-left": (_write("../.good.x.scalekit-partial/f", "x\n"), "machinery"),
+    "bad-yaml": (_write("deploy/bad.yaml", "a: [\n"), "yaml"),
+    "answer-changed": (
+        _edit(".copier-answers.yml", "read_replicas: 1", "read_replicas: 2"),
+        "answers",
+    ),
+    "answer-extra": (_write(".copier-answers.yml", "_src_path: x\nextra: 1\n"), "answers"),
+    "secret-in-answers": (_secret_into_answers, "answers"),
+    "env-not-ignored": (_edit(".gitignore", "\n.env\n.env.*\n", "\n"), "gitignore"),
+    "example-ignored": (_edit(".gitignore", "!.env.example\n", ""), "gitignore"),
+    "placeholder-secret": (_edit(".env", "SECRET_KEY=", "SECRET_KEY=change-me\n#"), "secrets"),
+    "secret-in-example": (
+        _edit(".env.example", "SECRET_KEY=change-me", "SECRET_KEY=abc"),
+        "secrets",
+    ),
+    "env-order": (_swap_env_example_lines, "secrets"),
+    "missing-broker-url": (_edit(".env.example", "BROKER_URL=", "XBROKER_URL="), "blueprint"),
+    "wrong-replicas": (
+        _edit(".env", "DATABASE_REPLICA_URLS=", "DATABASE_REPLICA_URLS=x,"),
+        "blueprint",
+    ),
+    "codeowners-module": (
+        _edit(".github/CODEOWNERS", "/src/acme_shop/billing/", "/x/"),
+        "codeowners",
+    ),
+    "codeowners-dir": (_write(".gitlab/CODEOWNERS", "* @x\n"), "codeowners"),
+    "record-missing": (_delete("docs/decisions/0006-queue.md"), "record"),
+    "record-extra": (_write("docs/decisions/0099-extra.md", "# x\n"), "record"),
+    "record-cost": (_edit("docs/decisions/0001-framework.md", "**major**", "**low**"), "record"),
+    "capacity-number": (
+        _edit(
+            "docs/capacity.md",
+            "| PostgreSQL `max_connections` | ",
+            "| PostgreSQL `max_connections` | 1",
+        ),
+        "capacity",
+    ),
+    "capacity-formula": (
+        _edit("docs/capacity.md", "| design RPS | peak RPS × headroom |", ""),
+        "capacity",
+    ),
+    "readme-name": (_edit("README.md", "# Acme Shop", "# Other"), "readme"),
+    "readme-link": (_edit("README.md", "(docs/decisions/0005-pooling.md)", "(x.md)"), "readme"),
+}
+
+
+def test_the_battery_passes_a_good_render(rendered: tuple[Blueprint, Path], tmp_path: Path) -> None:
+    blueprint, good = rendered
+    copy = tmp_path / "good"
+    shutil.copytree(good, copy)
+    check_rendered_project(copy, blueprint)
+
+
+@pytest.mark.parametrize("name", MUTATIONS)
+def test_the_battery_catches(name: str, rendered: tuple[Blueprint, Path], tmp_path: Path) -> None:
+    blueprint, good = rendered
+    mutate, check_name = MUTATIONS[name]
+    copy = tmp_path / "good"
+    shutil.copytree(good, copy)
+    mutate(copy)
+    with pytest.raises(AssertionError) as raised:
+        check_rendered_project(copy, blueprint)
+    reported = [line for line in str(raised.value).splitlines() if line.strip().startswith("- [")]
+    assert reported, str(raised.value)
+    # The named check reports it (others may too: one defect can break several promises).
+    assert any(check_name in line.split("]")[0] for line in reported), "\n".join(reported)
+
+
+GIT_CHECK = "committed"
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_the_battery_checks_the_first_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)  # no hooks or identity of this machine
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    blueprint = blueprint_for()
+    root = tmp_path / "with-git"
+    result = render_project(blueprint, root, git=True)
+    assert result.git_commit
+    check_rendered_project(root, blueprint, git=True)
+
+    git = ["git", "-C", str(root), "-c", "user.name=test", "-c", "user.email=test@example.com"]
+    subprocess.run([*git, "add", "-f", ".env"], check=True, capture_output=True)
+    subprocess.run(
+        [*git, "commit", "-q", "--no-verify", "-m", "oops"], check=True, capture_output=True
+    )
+    with pytest.raises(AssertionError, match=rf"\[\w*{GIT_CHECK}\w*\] .*contains .env"):
+        check_rendered_project(root, blueprint, git=True)
+
+
+def test_every_check_is_exercised_by_a_mutation() -> None:
+    names = {check_name for _, check_name in MUTATIONS.values()} | {GIT_CHECK}
+    unexercised = [c.__name__ for c in CHECKS if not any(n in c.__name__ for n in names)]
+    assert unexercised == []
