@@ -8,17 +8,11 @@ session. A missing server binary fails the tests with a pointer to
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-_ROOT = Path(__file__).resolve().parents[2]
-if str(_ROOT) not in sys.path:  # `tests.harness`, whichever way pytest was started
-    sys.path.insert(0, str(_ROOT))
-
-from tests.harness import Memcached, PgBouncer, Postgres, Redis  # noqa: E402
+from tests.harness import Memcached, PgBouncer, Postgres, Redis  # importable: pytest pythonpath
 
 #: PgBouncer's pool per (database, user): small on purpose, so that clients share server
 #: connections as they do in production and session-state bugs show up in tests.
