@@ -154,6 +154,11 @@ def _parse_names(decision: Decision, raw: Any) -> tuple[str, ...]:
     names = [str(name).strip() for name in _split(raw)]
     if not names:
         raise ValueError("needs at least one module, e.g. catalog")
+    if decision.maximum is not None and len(names) > decision.maximum:
+        raise ValueError(
+            f"{len(names)} modules is more than {decision.maximum} — group related domains "
+            "into one module (a module is a business domain, not an entity)"
+        )
     problems = [p for name in names if (p := catalog.module_name_problem(name))]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:

@@ -628,6 +628,7 @@ DECISION_LIST: tuple[Decision, ...] = (
         ),
         kind=Kind.NAMES,
         default=("catalog",),
+        maximum=12,  # one template slot per module, see copier_spec.MODULE_SLOTS
         reversal=_reversal(Cost.HIGH, "untangling modules that grew into each other takes months"),
     ),
     Decision(

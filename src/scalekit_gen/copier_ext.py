@@ -87,6 +87,13 @@ def scalekit_plan(context: Context) -> dict[str, Any]:
         raise ValueError(str(error)) from None
 
 
+@pass_context
+def scalekit_module(context: Context, slot: int) -> str:
+    """The name of the module in `slot`, or "" (Copier skips a path that renders empty)."""
+    modules = scalekit_plan(context)["answers"]["modules"]
+    return str(modules[slot]) if slot < len(modules) else ""
+
+
 def scalekit_secret(nbytes: int = 48) -> str:
     """A fresh secret on every call: no two renders share one."""
     return secrets.token_urlsafe(nbytes)
@@ -100,5 +107,6 @@ class ScalekitExtension(Extension):
             scalekit_applies=scalekit_applies,
             scalekit_validate=scalekit_validate,
             scalekit_plan=scalekit_plan,
+            scalekit_module=scalekit_module,
             scalekit_secret=scalekit_secret,
         )

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from scalekit_gen.catalog import DECISION_LIST, Decision, Kind
+from scalekit_gen.catalog import DECISION_LIST, DECISIONS, Decision, Kind
 from scalekit_gen.paths import template_dir
 from scalekit_gen.plan import record_path
 
@@ -43,6 +43,21 @@ _TYPES = {
 }
 
 RECORD_DIR = Path("project/docs/decisions")
+
+# Copier cannot loop over a list to create directories, so each domain module gets a slot:
+# a stub directory named `{{ scalekit_module(N) }}` that renders to the N-th module's name
+# (or to nothing, and is skipped). Every stub includes one shared body, so a module's files
+# are written once, in templates/includes/<framework>/module*/, with `module` set.
+MODULE_SLOTS = DECISIONS["modules"].maximum or 0
+SLOT_MARKER = "{{ scalekit_module("
+MODULE_TREES: dict[str, str] = {
+    # shared bodies            -> where each module's copy lands in the project
+    "includes/fastapi/module": (
+        "project/src/{% if framework == 'fastapi' %}{{ scalekit_plan().project.package }}"
+        "{% endif %}"
+    ),
+    "includes/fastapi/module_tests": "project/{% if framework == 'fastapi' %}tests{% endif %}",
+}
 
 
 def _question(decision: Decision) -> dict[str, Any]:
@@ -100,38 +115,68 @@ def record_stub(decision: Decision) -> str:
     )
 
 
-def expected_files() -> dict[Path, str]:
+def module_stubs(root: Path) -> dict[Path, str]:
+    """One stub per module slot and per file of each shared module body."""
+    stubs: dict[Path, str] = {}
+    for body_dir, target in MODULE_TREES.items():
+        bodies = sorted(p for p in (root / body_dir).rglob("*.jinja") if p.is_file())
+        for slot in range(MODULE_SLOTS):
+            slot_dir = Path(target) / f"{SLOT_MARKER}{slot}) }}}}"
+            for body in bodies:
+                include = body.relative_to(root).as_posix()
+                stubs[slot_dir / body.relative_to(root / body_dir)] = (
+                    f"{{%- set module = scalekit_module({slot}) -%}}\n"
+                    f'{{%- include "{include}" -%}}\n'
+                )
+    return stubs
+
+
+def expected_files(root: Path | None = None) -> dict[Path, str]:
+    root = root or template_dir()
     files = {Path("copier.yml"): copier_yml()}
     for decision in DECISION_LIST:
         if decision.recorded:
             files[RECORD_DIR / record_stub_name(decision)] = record_stub(decision)
-    return files
+    return {**files, **module_stubs(root)}
+
+
+def _generated_here(root: Path) -> list[Path]:
+    records = list((root / RECORD_DIR).glob("*.jinja"))
+    slots = [p for p in (root / "project").rglob("*") if p.is_file() and SLOT_MARKER in str(p)]
+    return records + slots
 
 
 def stale(root: Path) -> list[Path]:
     """Generated files under `root` that differ from what the catalog says."""
-    expected = expected_files()
+    expected = expected_files(root)
     wrong = [
         root / relative
         for relative, text in expected.items()
         if not (root / relative).is_file() or (root / relative).read_text(encoding="utf-8") != text
     ]
-    extra = [p for p in (root / RECORD_DIR).glob("*.jinja") if p.relative_to(root) not in expected]
+    extra = [p for p in _generated_here(root) if p.relative_to(root) not in expected]
     return wrong + extra
 
 
 def write(root: Path) -> list[Path]:
     """Bring the generated files under `root` up to date; returns what changed."""
-    expected = expected_files()
+    expected = expected_files(root)
     changed = stale(root)
     for path in changed:
         relative = path.relative_to(root)
         if relative not in expected:
             path.unlink()
+            _remove_empty_parents(path.parent, root)
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(expected[relative], encoding="utf-8")
     return changed
+
+
+def _remove_empty_parents(directory: Path, root: Path) -> None:
+    while directory != root and directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+        directory = directory.parent
 
 
 def main(argv: list[str]) -> int:
