@@ -103,6 +103,9 @@ def test_integer_bounds(decision):
     if decision.kind is Kind.INTEGER:
         assert decision.minimum is not None and decision.maximum is not None
         assert decision.minimum <= decision.default <= decision.maximum
+    elif decision.kind is Kind.NAMES:  # how many names: one template slot each
+        assert decision.minimum is None and decision.maximum is not None
+        assert len(decision.default) <= decision.maximum
     else:
         assert decision.minimum is None and decision.maximum is None
 
