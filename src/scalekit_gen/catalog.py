@@ -125,16 +125,13 @@ class Requirement:
             for value in DECISIONS[self.key].values
             if value != self.value and not _conflicts(self.key, value, answers)
         ]
-        fix = f"set {self.allowed_hint()}"
+        fix = f"set {self.other}: {self.allowed[0]}"
         if alternatives:
             fix += f", or choose {self.key}: {' / '.join(alternatives)}"
         return (
             f"{self.key}: {self.value} needs {wanted}, but {self.other} is "
             f"{answers[self.other]} — {self.why}. Fix: {fix}"
         )
-
-    def allowed_hint(self) -> str:
-        return f"{self.other}: {self.allowed[0]}"
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,8 @@ def _ask(console: Console, decision: Decision, known: Mapping[str, Any]) -> Any:
     default = catalog.fitting_default(decision.key, known)
     if decision.kind in (Kind.CHOICE, Kind.MULTI):
         _options_table(console, decision, known, default)
+    if decision.default_note:
+        console.print(f"[dim]Default: {decision.default_note}.[/dim]")
     if decision.kind is Kind.OWNERS:
         return _ask_owners(console, decision, known, default)
     shown_default = _as_input(default)
