@@ -17,6 +17,7 @@ import fnmatch
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -533,3 +534,29 @@ def readme_names_the_project_and_links_every_record(project: Rendered) -> Iterat
         row = [f"`{package}.{module}`", owners[module]]
         if row not in table_rows(text):
             yield f"README.md has no row {row} for module {module}"
+
+
+RUFF = Path(sys.executable).parent / "ruff"
+
+
+@check
+def python_files_compile(project: Rendered) -> Iterator[str]:
+    for relative in project.files:
+        if relative.endswith(".py"):
+            try:
+                compile(project.text(relative), relative, "exec")
+            except SyntaxError as error:
+                yield f"{relative} does not compile: {error.msg} (line {error.lineno})"
+
+
+@check
+def python_files_pass_ruff(project: Rendered) -> Iterator[str]:
+    """Ruff with the project's own configuration, as the project's `make lint` runs it."""
+    if not any(relative.endswith(".py") for relative in project.files):
+        return
+    for argv in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
+        done = subprocess.run(
+            [str(RUFF), *argv], cwd=project.root, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            yield f"ruff {argv[0]} fails:\n{done.stdout[-2000:]}{done.stderr[-500:]}"

@@ -126,6 +126,9 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
         _edit("docs/capacity.md", "| design RPS | peak RPS × headroom |", ""),
         "capacity",
     ),
+    "syntax-error": (_write("src/broken.py", "def f(:\n"), "compile"),
+    "ruff-error": (_write("src/unused.py", "import os\n"), "ruff"),
+    "ruff-format": (_write("src/ugly.py", "x = {  'a':1 }\n"), "ruff"),
     "readme-name": (_edit("README.md", "# Acme Shop", "# Other"), "readme"),
     "readme-link": (_edit("README.md", "(docs/decisions/0005-pooling.md)", "(x.md)"), "readme"),
 }
