@@ -8,11 +8,13 @@ session. A missing server binary fails the tests with a pointer to
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from tests.harness import Memcached, PgBouncer, Postgres, Redis  # importable: pytest pythonpath
+from tests.harness.project import ProjectEnv
 
 #: PgBouncer's pool per (database, user): small on purpose, so that clients share server
 #: connections as they do in production and session-state bugs show up in tests.
@@ -43,3 +45,39 @@ def redis() -> Iterator[Redis]:
 def memcached() -> Iterator[Memcached]:
     with Memcached() as server:
         yield server
+
+
+# -- generated projects (tests/harness/project.py) -----------------------------------------
+
+
+@pytest.fixture
+def project_env_factory(
+    request: pytest.FixtureRequest, postgres: Postgres, pgbouncer: PgBouncer, redis: Redis
+) -> Iterator[Callable[..., ProjectEnv]]:
+    """Make started `ProjectEnv`s (own database and role, own Redis databases, the contract's
+    environment), all closed (database and role dropped) at the end of the test.
+
+    `cache=True` adds memcached (CACHE_URL); other keyword arguments go to ProjectEnv."""
+    envs: list[ProjectEnv] = []
+
+    def make(*, cache: bool = False, **kwargs: Any) -> ProjectEnv:
+        memcached = request.getfixturevalue("memcached") if cache else None
+        env = ProjectEnv(postgres, pgbouncer, redis, memcached, **kwargs)
+        envs.append(env)
+        return env.start()
+
+    yield make
+    errors = []
+    for env in reversed(envs):
+        try:
+            env.close()
+        except Exception as e:
+            errors.append(e)
+    if errors:
+        raise errors[0]
+
+
+@pytest.fixture
+def project_env(project_env_factory: Callable[..., ProjectEnv]) -> ProjectEnv:
+    """A started ProjectEnv without memcached: DATABASE_URL through PgBouncer, REDIS_URL, …"""
+    return project_env_factory()
