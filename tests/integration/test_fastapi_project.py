@@ -24,7 +24,7 @@ INSTALL_TIMEOUT = 900  # a cold uv cache downloads every pinned wheel
 
 
 def _blueprint(preset: str, **answers: object) -> Blueprint:
-    layers = load_preset(preset) + [AnswerLayer("test", {"project_name": "Shop", **answers})]
+    layers = [*load_preset(preset), AnswerLayer("test", {"project_name": "Shop", **answers})]
     return build_blueprint(layers)
 
 
