@@ -52,6 +52,21 @@ def _crud_round_trip(server: Server, module: str) -> None:
     assert server.post(items, json={"name": ""}).status == 422
 
 
+def _metrics_count_every_worker(server: Server, module: str) -> None:
+    """/metrics under several workers (multiprocess mode): the two successful reads of the
+    round trip are counted whichever worker served them, under the route's template."""
+    metrics = server.get("/metrics")
+    assert metrics.status == 200, metrics.body
+    labels = ('method="GET"', f'route="/api/v1/{module}/items/{{item_id}}"', 'status="200"')
+    counts = [
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.body.splitlines()
+        if line.startswith("http_request_duration_seconds_count{")
+        and all(label in line for label in labels)
+    ]
+    assert counts == [2.0], metrics.body
+
+
 def _deleted_row_is_kept(env: ProjectEnv, module: str) -> None:
     with env.connect(direct=True) as connection:
         rows = connection.execute(
@@ -80,5 +95,8 @@ def test_generated_fastapi_project_runs_end_to_end(
         assert server.get("/openapi.json").status == 200
         for module in blueprint["modules"]:
             _crud_round_trip(server, module)
+        if "prometheus" in blueprint["observability"]:
+            for module in blueprint["modules"]:
+                _metrics_count_every_worker(server, module)
     for module in blueprint["modules"]:
         _deleted_row_is_kept(env, module)
