@@ -19,6 +19,7 @@ Only the standard library and psycopg are used.
 
 from __future__ import annotations
 
+import abc
 import atexit
 import contextlib
 import glob
@@ -176,7 +177,7 @@ def _stop_leftovers() -> None:
             service.stop()
 
 
-class _Service:
+class _Service(abc.ABC):
     """Shared start/stop machinery: temp dir, port choice and retry, readiness polling,
     process ownership, log tails, escalating shutdown."""
 
@@ -273,17 +274,17 @@ class _Service:
 
     # -- hooks ---------------------------------------------------------------------------
 
-    def _check_binaries(self) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _check_binaries(self) -> None: ...
 
-    def _prepare(self) -> None:
+    def _prepare(self) -> None:  # noqa: B027 - optional hook, most services need nothing
         """Once per start, before the first launch: write config, initdb, …"""
 
-    def _command(self) -> list[str]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _command(self) -> list[str]: ...
 
-    def _ready(self) -> bool:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _ready(self) -> bool: ...
 
     def _pidfile(self) -> Path | None:
         return None
