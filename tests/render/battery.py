@@ -560,3 +560,82 @@ def python_files_pass_ruff(project: Rendered) -> Iterator[str]:
         )
         if done.returncode != 0:
             yield f"ruff {argv[0]} fails:\n{done.stdout[-2000:]}{done.stderr[-500:]}"
+
+
+# ------------------------------------------------------------ deployment and CI (FastAPI)
+
+KUBERNETES_DIR = "deploy/kubernetes/"
+
+
+def _yaml_documents(project: Rendered, relative: str) -> list[Any]:
+    return [doc for doc in yaml.safe_load_all(project.text(relative)) if doc is not None]
+
+
+@check
+def kubernetes_manifests_are_complete_and_sized(project: Rendered) -> Iterator[str]:
+    """Every manifest names its apiVersion, kind and metadata.name; the HPA holds the sizing."""
+    manifests = [
+        relative
+        for relative in project.files
+        if relative.startswith(KUBERNETES_DIR) and relative.endswith((".yml", ".yaml"))
+    ]
+    wanted = project.answers.get("framework") == "fastapi" and project.derived["uses_kubernetes"]
+    if not wanted:
+        if manifests:
+            yield f"Kubernetes manifests rendered though not asked for: {manifests}"
+        return
+    for required in (
+        f"{KUBERNETES_DIR}base/kustomization.yaml",
+        f"{KUBERNETES_DIR}overlays/production/kustomization.yaml",
+    ):
+        if required not in manifests:
+            yield f"{required} is missing"
+    hpas: list[dict[str, Any]] = []
+    for relative in manifests:
+        for document in _yaml_documents(project, relative):
+            if not isinstance(document, dict):
+                yield f"{relative}: a document is not a mapping"
+                continue
+            metadata = document.get("metadata")
+            name = metadata.get("name") if isinstance(metadata, dict) else None
+            for key, value in (
+                ("apiVersion", document.get("apiVersion")),
+                ("kind", document.get("kind")),
+                ("metadata.name", name),
+            ):
+                if not value:
+                    yield f"{relative}: a {document.get('kind', '?')} document lacks {key}"
+            if document.get("kind") == "HorizontalPodAutoscaler":
+                hpas.append(document)
+    if not hpas:
+        yield "no HorizontalPodAutoscaler under deploy/kubernetes"
+    for hpa in hpas:
+        spec = hpa.get("spec") or {}
+        bounds = (spec.get("minReplicas"), spec.get("maxReplicas"))
+        expected = (project.sizing["hpa_min_replicas"], project.sizing["hpa_max_replicas"])
+        if bounds != expected:
+            yield f"HPA {hpa['metadata'].get('name')} replicas {bounds}, sizing says {expected}"
+
+
+CI_FILES = {"github": ".github/workflows/ci.yml", "gitlab": ".gitlab-ci.yml"}
+
+
+@check
+def ci_workflow_parses_and_runs_lint_and_tests(project: Rendered) -> Iterator[str]:
+    provider = project.answers.get("ci")
+    wanted = CI_FILES.get(provider) if project.answers.get("framework") == "fastapi" else None
+    for other in set(CI_FILES.values()) - {wanted}:
+        if other in project.files:
+            yield f"{other} rendered though ci is {provider!r}"
+    if wanted is None:
+        return
+    if wanted not in project.files:
+        yield f"{wanted} is missing (ci: {provider})"
+        return
+    documents = _yaml_documents(project, wanted)
+    if len(documents) != 1 or not isinstance(documents[0], dict):
+        yield f"{wanted} is not one YAML mapping"
+    text = project.text(wanted)
+    for command in ("make lint", "make test"):
+        if command not in text:
+            yield f"{wanted} never runs `{command}`"

@@ -131,6 +131,19 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
     "ruff-format": (_write("src/ugly.py", "x = {  'a':1 }\n"), "ruff"),
     "readme-name": (_edit("README.md", "# Acme Shop", "# Other"), "readme"),
     "readme-link": (_edit("README.md", "(docs/decisions/0005-pooling.md)", "(x.md)"), "readme"),
+    "kubernetes-no-name": (
+        _edit("deploy/kubernetes/base/pdb.yaml", "  name: acme-shop-web\n", "  labels: {}\n"),
+        "kubernetes",
+    ),
+    "kubernetes-hpa-bounds": (
+        _edit("deploy/kubernetes/base/hpa.yaml", "maxReplicas: ", "maxReplicas: 9"),
+        "kubernetes",
+    ),
+    "workflow-no-tests": (_edit(".github/workflows/ci.yml", "make test", "true"), "workflow"),
+    "workflow-wrong-provider": (
+        _write(".gitlab-ci.yml", "test:\n  script: [make test]\n"),
+        "workflow",
+    ),
 }
 
 
