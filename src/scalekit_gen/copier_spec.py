@@ -58,6 +58,13 @@ MODULE_TREES: dict[str, str] = {
     ),
     "includes/fastapi/module_tests": "project/{% if framework == 'fastapi' %}tests{% endif %}",
 }
+# Module files that exist only under a condition (a Jinja expression): the stub's name renders
+# empty, and Copier skips it, when the condition is false.
+_HAS_QUEUE = "scalekit_plan().answers.queue != 'none'"
+BODY_CONDITIONS: dict[str, str] = {
+    "includes/fastapi/module/tasks.py.jinja": _HAS_QUEUE,
+    "includes/fastapi/module_tests/test_jobs.py.jinja": _HAS_QUEUE,
+}
 
 
 def _question(decision: Decision) -> dict[str, Any]:
@@ -124,11 +131,18 @@ def module_stubs(root: Path) -> dict[Path, str]:
             slot_dir = Path(target) / f"{SLOT_MARKER}{slot}) }}}}"
             for body in bodies:
                 include = body.relative_to(root).as_posix()
-                stubs[slot_dir / body.relative_to(root / body_dir)] = (
+                stubs[slot_dir / _stub_name(body.relative_to(root / body_dir), include)] = (
                     f"{{%- set module = scalekit_module({slot}) -%}}\n"
                     f'{{%- include "{include}" -%}}\n'
                 )
     return stubs
+
+
+def _stub_name(relative: Path, include: str) -> Path:
+    condition = BODY_CONDITIONS.get(include)
+    if condition is None:
+        return relative
+    return relative.with_name(f"{{% if {condition} %}}{relative.stem}{{% endif %}}.jinja")
 
 
 def expected_files(root: Path | None = None) -> dict[Path, str]:

@@ -1,31 +1,69 @@
 """Generated FastAPI projects, run for real: install, lint, migrate, their own tests, then the
-production server against PostgreSQL-through-PgBouncer and Redis started by the harness.
+production server and the queue's worker against PostgreSQL-through-PgBouncer and Redis
+started by the harness, and a Locust run through the project's own gate.
 
-One test per preset walks the whole operations contract, the way a platform team's CI would
-drive any generated service.
+One test per preset, and one per FastAPI-compatible queue the presets do not use, walks the
+whole operations contract, the way a platform team's CI would drive any generated service.
 """
 
 from __future__ import annotations
 
+import csv
+import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from scalekit_gen.blueprint import AnswerLayer, Blueprint, build_blueprint
+from scalekit_gen.catalog import allowed_values
 from scalekit_gen.presets import load_preset
 from scalekit_gen.render import render_project
-from tests.harness.project import ProjectEnv, Server
+from tests.harness.project import ProjectEnv, Server, Worker, run_make
 
 pytestmark = pytest.mark.integration
 
 FASTAPI_PRESETS = ("fastapi-async", "fastapi-sync", "lean-api")
+#: The preset each concurrency model starts from when a queue is swapped in.
+PRESET_BY_CONCURRENCY = {"async": "fastapi-async", "sync": "fastapi-sync"}
 INSTALL_TIMEOUT = 900  # a cold uv cache downloads every pinned wheel
+JOB_TIMEOUT = 45.0
+LOADTEST_ENV = {
+    "LOADTEST_USERS": "64",
+    "LOADTEST_SPAWN_RATE": "32",
+    "LOADTEST_DURATION": "20s",
+    # The project's default budget is 500 ms. This machine runs PostgreSQL, PgBouncer, Redis,
+    # the server, its worker, Locust and often other tests on two cores, so the budget here
+    # only catches a server that stalls; zero failures is the strict part of the gate.
+    "LOADTEST_P95_MS": "1500",
+}
 
 
 def _blueprint(preset: str, **answers: object) -> Blueprint:
     layers = [*load_preset(preset), AnswerLayer("test", {"project_name": "Shop", **answers})]
     return build_blueprint(layers)
+
+
+def _queue_cases() -> list[tuple[str, dict[str, str]]]:
+    """(preset, answers): every preset as it is, then each queue the catalog allows with
+    FastAPI in each concurrency model that its preset does not already cover."""
+    cases: list[tuple[str, dict[str, str]]] = [(preset, {}) for preset in FASTAPI_PRESETS]
+    for concurrency, preset in PRESET_BY_CONCURRENCY.items():
+        covered = _blueprint(preset)["queue"]
+        context = {"framework": "fastapi", "concurrency": concurrency}
+        for queue in allowed_values("queue", context):
+            if queue not in ("none", covered):
+                cases.append((preset, {"queue": queue}))
+    return cases
+
+
+CASES = _queue_cases()
+
+
+def _case_id(case: tuple[str, dict[str, str]]) -> str:
+    preset, answers = case
+    return "-".join([preset, *answers.values()])
 
 
 def _crud_round_trip(server: Server, module: str) -> None:
@@ -75,20 +113,70 @@ def _deleted_row_is_kept(env: ProjectEnv, module: str) -> None:
     assert rows is not None and rows[0] == 1, "soft delete must keep the row"
 
 
-@pytest.mark.parametrize("preset", FASTAPI_PRESETS)
+def _worker_publishes_what_a_request_enqueued(server: Server, worker: Worker, module: str) -> None:
+    """POST an item with a request id; the real worker runs its publish job (published_at is
+    stamped and the cached copy invalidated), and logs it under the same request id."""
+    request_id = f"e2e-{secrets.token_hex(6)}"
+    created = server.post(
+        f"/api/v1/{module}/items",
+        json={"name": "queued", "price_cents": 5},
+        headers={"X-Request-ID": request_id},
+    )
+    assert created.status == 201, created.body
+    assert created.body["published_at"] is None
+    url = f"/api/v1/{module}/items/{created.body['id']}"
+    assert server.get(url).status == 200  # cached while unpublished: the job must invalidate it
+    deadline = time.monotonic() + JOB_TIMEOUT
+    while server.get(url).body["published_at"] is None:
+        worker.check_alive("while its job was expected")
+        assert time.monotonic() < deadline, (
+            f"no worker published {url} within {JOB_TIMEOUT:g}s\n{worker.log_tail()}"
+        )
+        time.sleep(0.25)
+    pattern = rf'"request_id":\s*"{request_id}"'
+    worker.wait_for_log(pattern, 10.0)  # fails, with the log's tail, when it never shows
+
+
+def _queue_depth_is_exported(server: Server) -> None:
+    metrics = server.get("/metrics")
+    assert metrics.status == 200, metrics.body
+    depths = [line for line in metrics.body.splitlines() if line.startswith("queue_depth{")]
+    assert depths, f"no queue_depth samples on /metrics:\n{metrics.body[-2000:]}"
+    assert all(float(line.rsplit(" ", 1)[1]) >= 0 for line in depths), depths
+
+
+def _loadtest_passes(root: Path, env: ProjectEnv) -> None:
+    result = run_make(root, "loadtest", {**env.env, **LOADTEST_ENV}, timeout=180)
+    assert "loadtest gate: pass" in result.output, result.tail()
+    stats = root / "loadtests" / "out" / "load_stats.csv"
+    with stats.open(newline="") as handle:
+        (total,) = [row for row in csv.DictReader(handle) if row["Name"] == "Aggregated"]
+    assert int(total["Request Count"]) > 0, total
+    assert int(total["Failure Count"]) == 0, result.tail()
+    print(  # shown with -s: the numbers behind the gate
+        f"{root.name}: {total['Request Count']} requests, {total['Requests/s']} req/s, "
+        f"p50 {total['50%']} ms, p95 {total['95%']} ms, max {total['Max Response Time']} ms"
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_generated_fastapi_project_runs_end_to_end(
-    preset: str, tmp_path: Path, project_env_factory: Callable[..., ProjectEnv]
+    case: tuple[str, dict[str, str]],
+    tmp_path: Path,
+    project_env_factory: Callable[..., ProjectEnv],
 ) -> None:
-    blueprint = _blueprint(preset, modules="catalog,billing")
-    root = render_project(blueprint, tmp_path / "shop", git=False).destination
+    preset, answers = case
+    blueprint = _blueprint(preset, modules="catalog,billing", **answers)
+    root = render_project(blueprint, tmp_path / _case_id(case), git=False).destination
     env = project_env_factory()
 
     env.make(root, "install", timeout=INSTALL_TIMEOUT)
     env.make(root, "lint")
     env.make(root, "migrate")
-    env.make(root, "test")
+    env.make(root, "test", timeout=600)
 
-    with env.server(root) as server:
+    has_queue = blueprint["queue"] != "none"
+    with env.server(root) as server, _worker(env, root, has_queue) as worker:
         assert server.get("/healthz").status == 200
         ready = server.get("/readyz")
         assert ready.status == 200, ready.body
@@ -98,5 +186,26 @@ def test_generated_fastapi_project_runs_end_to_end(
         if "prometheus" in blueprint["observability"]:
             for module in blueprint["modules"]:
                 _metrics_count_every_worker(server, module)
+        if worker is not None:
+            for module in blueprint["modules"]:
+                _worker_publishes_what_a_request_enqueued(server, worker, module)
+            if "prometheus" in blueprint["observability"]:
+                _queue_depth_is_exported(server)
+        _loadtest_passes(root, env)
     for module in blueprint["modules"]:
         _deleted_row_is_kept(env, module)
+
+
+class _NoWorker:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+def _worker(env: ProjectEnv, root: Path, has_queue: bool) -> Worker | _NoWorker:
+    """`make worker`, ready once a worker process has opened its job context (it logs so)."""
+    if not has_queue:
+        return _NoWorker()
+    return env.worker(root, ready_log=r'"event":\s*"job context open"', start_timeout=90)
