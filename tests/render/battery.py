@@ -639,3 +639,65 @@ def ci_workflow_parses_and_runs_lint_and_tests(project: Rendered) -> Iterator[st
     for command in ("make lint", "make test"):
         if command not in text:
             yield f"{wanted} never runs `{command}`"
+
+
+COMPOSE_FILE = "docker-compose.yml"
+WORKER_MANIFEST = f"{KUBERNETES_DIR}base/worker.yaml"
+
+
+def _make_recipe(makefile: str, target: str) -> str | None:
+    """The first command line of `target` in a Makefile, without `uv run`; None if absent."""
+    match = re.search(rf"^{re.escape(target)}:.*\n\t(?:@)?(.+)$", makefile, re.MULTILINE)
+    return match.group(1).removeprefix("uv run ").strip() if match else None
+
+
+def _deployments(project: Rendered) -> dict[str, dict[str, Any]]:
+    if WORKER_MANIFEST not in project.files:
+        return {}
+    return {
+        doc["metadata"]["name"]: doc
+        for doc in _yaml_documents(project, WORKER_MANIFEST)
+        if isinstance(doc, dict) and doc.get("kind") == "Deployment"
+    }
+
+
+@check
+def worker_runs_the_same_command_everywhere(project: Rendered) -> Iterator[str]:
+    """With a queue, `make worker` (and `make scheduler`), the Compose services and the
+    Kubernetes Deployments run the same command, with the sized replicas; without, none."""
+    if project.answers.get("framework") != "fastapi":
+        return
+    slug = project.plan["project"]["slug"]
+    compose = yaml.safe_load(project.text(COMPOSE_FILE))["services"]
+    deployments = _deployments(project)
+    makefile = project.text("Makefile")
+    if project.answers.get("queue") == "none":
+        for name in ("worker", "scheduler"):
+            if name in compose:
+                yield f"{COMPOSE_FILE} has a {name} service without a queue"
+        if deployments:
+            yield f"{WORKER_MANIFEST} rendered without a queue"
+        return
+    for role in ("worker", "scheduler"):
+        command = _make_recipe(makefile, role)
+        service = compose.get(role)
+        deployment = deployments.get(f"{slug}-{role}")
+        if role == "worker" and command is None:
+            yield "Makefile has no `worker` target"
+            continue
+        if command is None:
+            for where, found in ((COMPOSE_FILE, service), (WORKER_MANIFEST, deployment)):
+                if found is not None:
+                    yield f"{where} runs a {role} the Makefile does not have"
+            continue
+        if service is None or service.get("command") != command.split():
+            yield f"{COMPOSE_FILE} service {role!r} does not run `{command}`"
+        if project.derived["uses_kubernetes"]:
+            containers = (deployment or {}).get("spec", {}).get("template", {}).get("spec", {})
+            argv = [c.get("command") for c in containers.get("containers", [])]
+            if argv != [command.split()]:
+                yield f"{WORKER_MANIFEST}: Deployment {slug}-{role} does not run `{command}`"
+    worker = deployments.get(f"{slug}-worker")
+    replicas = worker["spec"].get("replicas") if worker else None
+    if worker is not None and replicas != project.sizing["worker_replicas"]:
+        yield f"worker replicas {replicas}, sizing says {project.sizing['worker_replicas']}"

@@ -139,6 +139,22 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
         _edit("deploy/kubernetes/base/hpa.yaml", "maxReplicas: ", "maxReplicas: 9"),
         "kubernetes",
     ),
+    "worker-command": (
+        _edit("docker-compose.yml", '"worker", "acme_shop.worker:broker"', '"worker", "x:broker"'),
+        "worker",
+    ),
+    "worker-deployment-missing": (
+        _edit("deploy/kubernetes/base/worker.yaml", "  name: acme-shop-worker\n", "  name: w\n"),
+        "worker",
+    ),
+    "scheduler-in-compose-only": (
+        _edit("Makefile", "\nscheduler:\n", "\nnot-the-scheduler:\n"),
+        "worker",
+    ),
+    "worker-replicas": (
+        _edit("deploy/kubernetes/base/worker.yaml", "  replicas: ", "  replicas: 9"),
+        "worker",
+    ),
     "workflow-no-tests": (_edit(".github/workflows/ci.yml", "make test", "true"), "workflow"),
     "workflow-wrong-provider": (
         _write(".gitlab-ci.yml", "test:\n  script: [make test]\n"),
