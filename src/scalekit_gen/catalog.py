@@ -704,8 +704,9 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "broker",
         "rabbitmq",
         "queue",
-        ("celery", "dramatiq", "taskiq"),
-        "RQ keeps its jobs in Redis only",
+        ("celery", "dramatiq"),
+        "RQ keeps its jobs in Redis only, and the Taskiq worker is wired to a Redis stream "
+        "(acknowledged, claimable after a crash)",
     ),
 )
 
