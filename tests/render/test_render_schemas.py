@@ -218,14 +218,19 @@ def _kubernetes_problems(label: str, documents: list[Any]) -> Iterator[str]:
             yield f"{label} document {index} ({what}): {problem}"
 
 
-def _uses_kubernetes(project: Project) -> None:
-    if not project.blueprint.derived()["uses_kubernetes"]:
-        assert not (project.root / KUBERNETES_DIR).exists()
-        pytest.skip(f"deploy: {project.blueprint.answers['deploy']} renders no Kubernetes")
+def _uses_kubernetes(project: Project) -> bool:
+    """Whether the project deploys to Kubernetes; when not, it must render no manifests."""
+    if project.blueprint.derived()["uses_kubernetes"]:
+        return True
+    assert not (project.root / KUBERNETES_DIR).exists(), (
+        f"{project.case.id}: deploy {project.blueprint.answers['deploy']} renders Kubernetes"
+    )
+    return False
 
 
 def test_kubernetes_base(project: Project) -> None:
-    _uses_kubernetes(project)
+    if not _uses_kubernetes(project):
+        return
     manifests = sorted((project.root / BASE_DIR).glob("*.y*ml"))
     objects = [p for p in manifests if p.name not in ("kustomization.yaml", "kustomization.yml")]
     assert objects, f"{project.case.id}: no manifests under {BASE_DIR}"
@@ -239,7 +244,8 @@ def test_kubernetes_base(project: Project) -> None:
 
 
 def test_kustomize_production(project: Project) -> None:
-    _uses_kubernetes(project)
+    if not _uses_kubernetes(project):
+        return
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         pytest.skip("kubectl is not on PATH (the base manifests are validated without it)")
