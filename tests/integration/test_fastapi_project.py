@@ -8,6 +8,7 @@ whole operations contract, the way a platform team's CI would drive any generate
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import secrets
 import time
@@ -196,16 +197,8 @@ def test_generated_fastapi_project_runs_end_to_end(
         _deleted_row_is_kept(env, module)
 
 
-class _NoWorker:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
-
-
-def _worker(env: ProjectEnv, root: Path, has_queue: bool) -> Worker | _NoWorker:
+def _worker(env: ProjectEnv, root: Path, has_queue: bool) -> Worker | contextlib.nullcontext[None]:
     """`make worker`, ready once a worker process has opened its job context (it logs so)."""
     if not has_queue:
-        return _NoWorker()
+        return contextlib.nullcontext()
     return env.worker(root, ready_log=r'"event":\s*"job context open"', start_timeout=90)
