@@ -9,7 +9,6 @@ whole operations contract, the way a platform team's CI would drive any generate
 from __future__ import annotations
 
 import contextlib
-import csv
 import secrets
 import time
 from collections.abc import Callable
@@ -17,33 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from scalekit_gen.blueprint import AnswerLayer, Blueprint, build_blueprint
 from scalekit_gen.catalog import allowed_values
-from scalekit_gen.presets import load_preset
 from scalekit_gen.render import render_project
-from tests.harness.project import ProjectEnv, Server, Worker, run_make
+from tests.harness.project import ProjectEnv, Server, Worker
+from tests.integration.generated import INSTALL_TIMEOUT, assert_loadtest_passes, blueprint
 
 pytestmark = pytest.mark.integration
 
 FASTAPI_PRESETS = ("fastapi-async", "fastapi-sync", "lean-api")
 #: The preset each concurrency model starts from when a queue is swapped in.
 PRESET_BY_CONCURRENCY = {"async": "fastapi-async", "sync": "fastapi-sync"}
-INSTALL_TIMEOUT = 900  # a cold uv cache downloads every pinned wheel
 JOB_TIMEOUT = 45.0
-LOADTEST_ENV = {
-    "LOADTEST_USERS": "64",
-    "LOADTEST_SPAWN_RATE": "32",
-    "LOADTEST_DURATION": "20s",
-    # The project's default budget is 500 ms. This machine runs PostgreSQL, PgBouncer, Redis,
-    # the server, its worker, Locust and often other tests on two cores, so the budget here
-    # only catches a server that stalls; zero failures is the strict part of the gate.
-    "LOADTEST_P95_MS": "1500",
-}
-
-
-def _blueprint(preset: str, **answers: object) -> Blueprint:
-    layers = [*load_preset(preset), AnswerLayer("test", {"project_name": "Shop", **answers})]
-    return build_blueprint(layers)
 
 
 def _queue_cases() -> list[tuple[str, dict[str, str]]]:
@@ -51,7 +34,7 @@ def _queue_cases() -> list[tuple[str, dict[str, str]]]:
     FastAPI in each concurrency model that its preset does not already cover."""
     cases: list[tuple[str, dict[str, str]]] = [(preset, {}) for preset in FASTAPI_PRESETS]
     for concurrency, preset in PRESET_BY_CONCURRENCY.items():
-        covered = _blueprint(preset)["queue"]
+        covered = blueprint(preset)["queue"]
         context = {"framework": "fastapi", "concurrency": concurrency}
         for queue in allowed_values("queue", context):
             if queue not in ("none", covered):
@@ -146,20 +129,6 @@ def _queue_depth_is_exported(server: Server) -> None:
     assert all(float(line.rsplit(" ", 1)[1]) >= 0 for line in depths), depths
 
 
-def _loadtest_passes(root: Path, env: ProjectEnv) -> None:
-    result = run_make(root, "loadtest", {**env.env, **LOADTEST_ENV}, timeout=180)
-    assert "loadtest gate: pass" in result.output, result.tail()
-    stats = root / "loadtests" / "out" / "load_stats.csv"
-    with stats.open(newline="") as handle:
-        (total,) = [row for row in csv.DictReader(handle) if row["Name"] == "Aggregated"]
-    assert int(total["Request Count"]) > 0, total
-    assert int(total["Failure Count"]) == 0, result.tail()
-    print(  # shown with -s: the numbers behind the gate
-        f"{root.name}: {total['Request Count']} requests, {total['Requests/s']} req/s, "
-        f"p50 {total['50%']} ms, p95 {total['95%']} ms, max {total['Max Response Time']} ms"
-    )
-
-
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_generated_fastapi_project_runs_end_to_end(
     case: tuple[str, dict[str, str]],
@@ -167,8 +136,8 @@ def test_generated_fastapi_project_runs_end_to_end(
     project_env_factory: Callable[..., ProjectEnv],
 ) -> None:
     preset, answers = case
-    blueprint = _blueprint(preset, modules="catalog,billing", **answers)
-    root = render_project(blueprint, tmp_path / _case_id(case), git=False).destination
+    project = blueprint(preset, modules="catalog,billing", **answers)
+    root = render_project(project, tmp_path / _case_id(case), git=False).destination
     env = project_env_factory()
 
     env.make(root, "install", timeout=INSTALL_TIMEOUT)
@@ -176,24 +145,24 @@ def test_generated_fastapi_project_runs_end_to_end(
     env.make(root, "migrate")
     env.make(root, "test", timeout=600)
 
-    has_queue = blueprint["queue"] != "none"
+    has_queue = project["queue"] != "none"
     with env.server(root) as server, _worker(env, root, has_queue) as worker:
         assert server.get("/healthz").status == 200
         ready = server.get("/readyz")
         assert ready.status == 200, ready.body
         assert server.get("/openapi.json").status == 200
-        for module in blueprint["modules"]:
+        for module in project["modules"]:
             _crud_round_trip(server, module)
-        if "prometheus" in blueprint["observability"]:
-            for module in blueprint["modules"]:
+        if "prometheus" in project["observability"]:
+            for module in project["modules"]:
                 _metrics_count_every_worker(server, module)
         if worker is not None:
-            for module in blueprint["modules"]:
+            for module in project["modules"]:
                 _worker_publishes_what_a_request_enqueued(server, worker, module)
-            if "prometheus" in blueprint["observability"]:
+            if "prometheus" in project["observability"]:
                 _queue_depth_is_exported(server)
-        _loadtest_passes(root, env)
-    for module in blueprint["modules"]:
+        assert_loadtest_passes(root, env.env)
+    for module in project["modules"]:
         _deleted_row_is_kept(env, module)
 
 

@@ -199,8 +199,10 @@ def test_docker_compose(project: Project) -> None:
 
 def test_ci_config(project: Project) -> None:
     provider = project.blueprint.answers["ci"]
-    if provider not in CI_FILES:
-        pytest.skip(f"ci: {provider} renders no CI configuration")
+    if provider not in CI_FILES:  # no CI chosen: none may be rendered
+        rendered = [name for name in CI_FILES.values() if (project.root / name).exists()]
+        assert not rendered, f"{project.case.id}: ci {provider} renders {rendered}"
+        return
     relative = CI_FILES[provider]
     parse = yaml_1_2_documents if provider == "github" else yaml_1_1_documents
     documents = project.documents(relative, parse)
