@@ -840,9 +840,13 @@ class PgBouncer(_Service):
         assert self.dir is not None
         path = self.dir / "userlist.txt"
         lines = [f'"{_pgb_quote(u)}" "{_pgb_quote(p)}"' for u, p in self.passwords.items()]
-        path.write_text("\n".join(lines) + "\n")
-        path.chmod(0o600)
-        self._chown(path)
+        # Written beside, then renamed over: PgBouncer must never read a half-written file
+        # (suspected cause of a rare "SASL authentication failed" for a role just added).
+        partial = path.with_suffix(".partial")
+        partial.write_text("\n".join(lines) + "\n")
+        partial.chmod(0o600)
+        self._chown(partial)
+        partial.replace(path)
 
     def _config_text(self) -> str:
         assert self.dir is not None
