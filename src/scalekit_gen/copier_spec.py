@@ -57,6 +57,10 @@ MODULE_TREES: dict[str, str] = {
         "{% endif %}"
     ),
     "includes/fastapi/module_tests": "project/{% if framework == 'fastapi' %}tests{% endif %}",
+    "includes/django/module": (
+        "project/src/{% if framework == 'django' %}{{ scalekit_plan().project.package }}{% endif %}"
+    ),
+    "includes/django/module_tests": "project/{% if framework == 'django' %}tests{% endif %}",
 }
 # Module files that exist only under a condition (a Jinja expression): the stub's name renders
 # empty, and Copier skips it, when the condition is false.
@@ -64,6 +68,8 @@ _HAS_QUEUE = "scalekit_plan().answers.queue != 'none'"
 BODY_CONDITIONS: dict[str, str] = {
     "includes/fastapi/module/tasks.py.jinja": _HAS_QUEUE,
     "includes/fastapi/module_tests/test_jobs.py.jinja": _HAS_QUEUE,
+    "includes/django/module/tasks.py.jinja": _HAS_QUEUE,
+    "includes/django/module_tests/test_jobs.py.jinja": _HAS_QUEUE,
 }
 
 

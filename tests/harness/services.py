@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import abc
 import atexit
+import base64
 import contextlib
 import glob
+import hashlib
+import hmac
 import os
 import pwd
 import re
@@ -839,7 +842,7 @@ class PgBouncer(_Service):
     def _write_auth_file(self) -> None:
         assert self.dir is not None
         path = self.dir / "userlist.txt"
-        lines = [f'"{_pgb_quote(u)}" "{_pgb_quote(p)}"' for u, p in self.passwords.items()]
+        lines = [f'"{_pgb_quote(u)}" "{_pgb_quote(p)}"' for u, p in self._auth_secrets().items()]
         # Written beside, then renamed over: PgBouncer must never read a half-written file
         # (suspected cause of a rare "SASL authentication failed" for a role just added).
         partial = path.with_suffix(".partial")
@@ -847,6 +850,23 @@ class PgBouncer(_Service):
         partial.chmod(0o600)
         self._chown(partial)
         partial.replace(path)
+
+    def _auth_secrets(self) -> dict[str, str]:
+        """What the auth_file holds for each login. For scram-sha-256, SCRAM secrets, as a
+        production PgBouncer keeps them (copied from pg_authid, or through auth_query): with a
+        plain password PgBouncer derives the key itself at every client login, on its single
+        thread, which is not what production measures. A role PostgreSQL knows gets
+        PostgreSQL's own secret (PgBouncer reuses the client's proof to log in to the server,
+        which needs the same salt); the others get one made here."""
+        if self.auth_type != "scram-sha-256":
+            return self.passwords
+        stored = dict(
+            self.postgres.execute(
+                "SELECT rolname, rolpassword FROM pg_authid"
+                " WHERE rolpassword LIKE 'SCRAM-SHA-256$%'"
+            )
+        )
+        return {user: stored.get(user) or scram_secret(pw) for user, pw in self.passwords.items()}
 
     def _config_text(self) -> str:
         assert self.dir is not None
@@ -897,6 +917,20 @@ class PgBouncer(_Service):
         with self.admin_connect() as conn:
             conn.execute("SHOW VERSION")
         return True
+
+
+def scram_secret(password: str, *, iterations: int = 4096) -> str:
+    """A SCRAM-SHA-256 secret for `password`, in PostgreSQL's (and PgBouncer's) format."""
+    salt = os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    b64 = base64.b64encode
+    return (
+        f"SCRAM-SHA-256${iterations}:{b64(salt).decode()}"
+        f"${b64(stored_key).decode()}:{b64(server_key).decode()}"
+    )
 
 
 def _pgb_quote(value: str) -> str:

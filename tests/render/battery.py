@@ -14,6 +14,7 @@ never from the rendered files themselves, so the battery cannot agree with a wro
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import shutil
 import subprocess
@@ -32,6 +33,7 @@ from scalekit_gen.catalog import DECISION_LIST
 from scalekit_gen.plan import build_plan, record_path
 from scalekit_gen.render import STAGING_SUFFIX
 from scalekit_gen.sizing import DEFAULT_ASSUMPTIONS, FORMULAS
+from tests.harness.project import find_python
 
 PLACEHOLDER = "change-me"
 JINJA_MARKERS = ("{{", "{%", "{#")
@@ -541,12 +543,32 @@ RUFF = Path(sys.executable).parent / "ruff"
 
 @check
 def python_files_compile(project: Rendered) -> Iterator[str]:
-    for relative in project.files:
-        if relative.endswith(".py"):
-            try:
-                compile(project.text(relative), relative, "exec")
-            except SyntaxError as error:
-                yield f"{relative} does not compile: {error.msg} (line {error.lineno})"
+    """Every .py file compiles under the Python the projects run on (>= 3.12, whose syntax
+    ours, 3.11, cannot parse), in one process for the whole tree."""
+    sources = [relative for relative in project.files if relative.endswith(".py")]
+    if not sources:
+        return
+    done = subprocess.run(
+        [find_python(), "-c", _COMPILE_EACH, *sources],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        yield f"compiling crashed: {done.stderr[-1000:]}"
+    yield from done.stdout.splitlines()
+
+
+# Prints one line per file that does not compile; run by the projects' Python.
+_COMPILE_EACH = """
+import sys
+for path in sys.argv[1:]:
+    try:
+        compile(open(path, encoding="utf-8").read(), path, "exec")
+    except SyntaxError as error:
+        print(f"{path} does not compile: {error.msg} (line {error.lineno})")
+"""
 
 
 @check
@@ -562,7 +584,7 @@ def python_files_pass_ruff(project: Rendered) -> Iterator[str]:
             yield f"ruff {argv[0]} fails:\n{done.stdout[-2000:]}{done.stderr[-500:]}"
 
 
-# ------------------------------------------------------------ deployment and CI (FastAPI)
+# ------------------------------------------------------------------ deployment and CI
 
 KUBERNETES_DIR = "deploy/kubernetes/"
 
@@ -579,8 +601,7 @@ def kubernetes_manifests_are_complete_and_sized(project: Rendered) -> Iterator[s
         for relative in project.files
         if relative.startswith(KUBERNETES_DIR) and relative.endswith((".yml", ".yaml"))
     ]
-    wanted = project.answers.get("framework") == "fastapi" and project.derived["uses_kubernetes"]
-    if not wanted:
+    if not project.derived["uses_kubernetes"]:
         if manifests:
             yield f"Kubernetes manifests rendered though not asked for: {manifests}"
         return
@@ -623,7 +644,7 @@ CI_FILES = {"github": ".github/workflows/ci.yml", "gitlab": ".gitlab-ci.yml"}
 @check
 def ci_workflow_parses_and_runs_lint_and_tests(project: Rendered) -> Iterator[str]:
     provider = project.answers.get("ci")
-    wanted = CI_FILES.get(provider) if project.answers.get("framework") == "fastapi" else None
+    wanted = CI_FILES.get(provider)
     for other in set(CI_FILES.values()) - {wanted}:
         if other in project.files:
             yield f"{other} rendered though ci is {provider!r}"
@@ -635,10 +656,22 @@ def ci_workflow_parses_and_runs_lint_and_tests(project: Rendered) -> Iterator[st
     documents = _yaml_documents(project, wanted)
     if len(documents) != 1 or not isinstance(documents[0], dict):
         yield f"{wanted} is not one YAML mapping"
-    text = project.text(wanted)
+        return
+    scripts = _ci_scripts(provider, documents[0])
     for command in ("make lint", "make test"):
-        if command not in text:
+        if not any(command in script for script in scripts):
             yield f"{wanted} never runs `{command}`"
+
+
+def _ci_scripts(provider: str, document: dict[str, Any]) -> list[str]:
+    """The shell commands a CI file runs (a step's `run`, a GitLab job's `script`), not its
+    comments or names."""
+    if provider == "github":
+        jobs = document.get("jobs") or {}
+        steps = [step for job in jobs.values() for step in job.get("steps") or []]
+        return [str(step["run"]) for step in steps if "run" in step]
+    jobs = [job for job in document.values() if isinstance(job, dict)]
+    return [str(line) for job in jobs for line in job.get("script") or []]
 
 
 COMPOSE_FILE = "docker-compose.yml"
@@ -665,8 +698,6 @@ def _deployments(project: Rendered) -> dict[str, dict[str, Any]]:
 def worker_runs_the_same_command_everywhere(project: Rendered) -> Iterator[str]:
     """With a queue, `make worker` (and `make scheduler`), the Compose services and the
     Kubernetes Deployments run the same command, with the sized replicas; without, none."""
-    if project.answers.get("framework") != "fastapi":
-        return
     slug = project.plan["project"]["slug"]
     compose = yaml.safe_load(project.text(COMPOSE_FILE))["services"]
     deployments = _deployments(project)
@@ -701,3 +732,122 @@ def worker_runs_the_same_command_everywhere(project: Rendered) -> Iterator[str]:
     replicas = worker["spec"].get("replicas") if worker else None
     if worker is not None and replicas != project.sizing["worker_replicas"]:
         yield f"worker replicas {replicas}, sizing says {project.sizing['worker_replicas']}"
+
+
+# ------------------------------------------------- each framework's side of the operations
+
+MIGRATIONS_JOB = f"{KUBERNETES_DIR}base/migrations-job.yaml"
+CONTRACT_TARGETS = ("install", "lint", "migrate", "test", "run", "worker", "loadtest")
+COMMON_LINT = ("ruff check .", "ruff format --check .", "mypy", "lint-imports")
+#: The commands of the operations contract that differ by framework (the Django plan fixes
+#: Django's: deployment checks with HTTPS on, migrations through the `direct` alias, gunicorn).
+FRAMEWORK_LINT = {
+    "fastapi": (),
+    "django": (
+        "HTTPS_ONLY=true DEBUG=false uv run python manage.py check --deploy --fail-level WARNING",
+        "uv run python manage.py makemigrations --check --dry-run",
+    ),
+}
+MIGRATE_COMMAND = {
+    "fastapi": "alembic upgrade head",
+    "django": "python manage.py migrate --database direct",
+}
+
+
+def _web_command(project: Rendered) -> str:
+    """The start of the production server's command line, from the framework and concurrency."""
+    package = project.blueprint.package_name
+    if project.answers["framework"] == "django":
+        entry = "asgi" if project.answers["concurrency"] == "async" else "wsgi"
+        return f"gunicorn --config python:{package}.gunicorn_conf {package}.{entry}:application"
+    return f"uvicorn {package}.main:create_app --factory"
+
+
+def _make_recipe_lines(makefile: str, target: str) -> list[str]:
+    """Every command line of `target` in a Makefile (tab-indented lines after its rule)."""
+    match = re.search(rf"^{re.escape(target)}:.*\n((?:\t.*\n?)*)", makefile, re.MULTILINE)
+    return [line.strip() for line in match.group(1).splitlines()] if match else []
+
+
+@check
+def makefile_wraps_the_framework_commands(project: Rendered) -> Iterator[str]:
+    """Every target of the contract exists; lint, run and the image run the framework's
+    commands (the Makefile's and the Dockerfile's server are the same)."""
+    makefile, framework = project.text("Makefile"), project.answers["framework"]
+    phony = next((line for line in makefile.splitlines() if line.startswith(".PHONY:")), "")
+    for target in CONTRACT_TARGETS:
+        if not _make_recipe_lines(makefile, target):
+            yield f"Makefile has no `{target}` target with a command"
+        if target not in phony.split():
+            yield f"Makefile's .PHONY lacks {target}"
+    lint = _make_recipe_lines(makefile, "lint")
+    wanted = [f"uv run {command}" for command in COMMON_LINT] + list(FRAMEWORK_LINT[framework])
+    for command in wanted:
+        if not any(line.startswith(command) for line in lint):
+            yield f"`make lint` does not run `{command}`"
+    web = _web_command(project)
+    if not any(f"uv run {web}" in line for line in _make_recipe_lines(makefile, "run")):
+        yield f"`make run` does not run `{web}`"
+    cmd = next((ln for ln in project.text("Dockerfile").splitlines() if ln.startswith("CMD ")), "")
+    argv = json.loads(cmd.removeprefix("CMD ")) if cmd else []
+    if not (argv[:2] == ["sh", "-c"] and f"exec {web}" in argv[-1]):
+        yield f"the Dockerfile's CMD {argv} does not exec `{web}`"
+
+
+@check
+def migrations_run_the_same_command_everywhere(project: Rendered) -> Iterator[str]:
+    """`make migrate`, the Compose one-shot and the Kubernetes Job apply the migrations with
+    the framework's command."""
+    command = MIGRATE_COMMAND[project.answers["framework"]]
+    if _make_recipe(project.text("Makefile"), "migrate") != command:
+        yield f"`make migrate` does not run `{command}`"
+    service = yaml.safe_load(project.text(COMPOSE_FILE))["services"].get("migrations") or {}
+    if service.get("command") != command.split():
+        yield f"{COMPOSE_FILE} service 'migrations' does not run `{command}`"
+    if not project.derived["uses_kubernetes"]:
+        return
+    jobs = [d for d in _yaml_documents(project, MIGRATIONS_JOB) if d.get("kind") == "Job"]
+    containers = [c for job in jobs for c in job["spec"]["template"]["spec"]["containers"]]
+    if [c.get("command") for c in containers] != [command.split()]:
+        yield f"{MIGRATIONS_JOB} does not run `{command}`"
+
+
+def _compose_app_environment(project: Rendered) -> dict[str, Any]:
+    services = yaml.safe_load(project.text(COMPOSE_FILE))["services"]
+    return dict((services.get("web") or {}).get("environment") or {})
+
+
+@check
+def django_environment_reaches_every_deployment(project: Rendered) -> Iterator[str]:
+    """Django's own settings (ALLOWED_HOSTS, HTTPS_ONLY) are set where the service runs: off
+    over plain HTTP (Compose, the CI's load gate), on in Kubernetes; FastAPI has neither."""
+    django = project.answers["framework"] == "django"
+    wanted: list[tuple[str, dict[str, Any], dict[str, str]]] = [
+        (
+            COMPOSE_FILE,
+            _compose_app_environment(project),
+            {"HTTPS_ONLY": "${HTTPS_ONLY:-false}", "ALLOWED_HOSTS": "${ALLOWED_HOSTS:-"},
+        )
+    ]
+    provider = project.answers["ci"]
+    if provider in CI_FILES:
+        (document,) = _yaml_documents(project, CI_FILES[provider])
+        job = document["jobs"]["test"] if provider == "github" else document["test"]
+        environment = job.get("env" if provider == "github" else "variables") or {}
+        wanted.append((CI_FILES[provider], environment, {"HTTPS_ONLY": "false"}))
+    if project.derived["uses_kubernetes"]:
+        (configmap,) = _yaml_documents(project, f"{KUBERNETES_DIR}base/configmap.yaml")
+        wanted.append(
+            (
+                "the Kubernetes ConfigMap",
+                configmap.get("data") or {},
+                {"HTTPS_ONLY": "true", "ALLOWED_HOSTS": project.plan["project"]["slug"]},
+            )
+        )
+    for where, environment, expected in wanted:
+        for key, value in expected.items():
+            if not django:
+                if key in environment:
+                    yield f"{where} sets Django's {key} in a FastAPI project"
+            elif not str(environment.get(key, "")).startswith(value):
+                yield f"{where}: {key}={environment.get(key)!r}, want it to start with {value!r}"

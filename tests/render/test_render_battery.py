@@ -1,7 +1,7 @@
 """The battery itself: it passes a good render and catches each kind of broken one.
 
-One project is rendered; each test breaks a copy of it in one way and expects the named
-check to report it. A battery check that cannot fail would show up here.
+One FastAPI and one Django project are rendered; each test breaks a copy of one in one way and
+expects the named check to report it. A battery check that cannot fail would show up here.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from scalekit_gen.blueprint import Blueprint
 from scalekit_gen.render import render_project
 
-from .battery import CHECKS, check_rendered_project
+from .battery import CHECKS, Rendered, check_rendered_project
 from .support import block_network, blueprint_for
 
 Mutation = Callable[[Path], None]
@@ -29,6 +29,17 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Blueprint, Path]
         {"read_replicas": 1, "modules": ["billing", "accounts"], "owners": {"billing": "@a/pay"}}
     )
     root = tmp_path_factory.mktemp("battery") / "good"
+    with block_network() as attempts:
+        render_project(blueprint, root, git=False)
+    assert not attempts
+    return blueprint, root
+
+
+@pytest.fixture(scope="module")
+def rendered_django(tmp_path_factory: pytest.TempPathFactory) -> tuple[Blueprint, Path]:
+    """Django, async (the ASGI entry point), on GitLab CI: the other side of each shared file."""
+    blueprint = blueprint_for({"framework": "django", "concurrency": "async", "ci": "gitlab"})
+    root = tmp_path_factory.mktemp("battery-django") / "good"
     with block_network() as attempts:
         render_project(blueprint, root, git=False)
     assert not attempts
@@ -160,6 +171,54 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
         _write(".gitlab-ci.yml", "test:\n  script: [make test]\n"),
         "workflow",
     ),
+    "lint-target-missing": (_edit("Makefile", "\nlint:\n", "\nlint-all:\n"), "framework_commands"),
+    "server-differs-in-image": (
+        _edit("Dockerfile", "exec uvicorn acme_shop.main:create_app", "exec uvicorn other:app"),
+        "framework_commands",
+    ),
+    "migrate-command": (
+        _edit("deploy/kubernetes/base/migrations-job.yaml", '"upgrade", "head"', '"upgrade"'),
+        "migrations",
+    ),
+    "django-setting-in-fastapi": (
+        _edit(
+            "docker-compose.yml", '    PORT: "8000"\n', '    PORT: "8000"\n    HTTPS_ONLY: "1"\n'
+        ),
+        "django_environment",
+    ),
+}
+
+#: Mutations of the Django render: the Django side of the shared operations files.
+DJANGO_MUTATIONS: dict[str, tuple[Mutation, str]] = {
+    "no-deploy-check": (
+        _edit("Makefile", "manage.py check --deploy", "manage.py check"),
+        "framework_commands",
+    ),
+    "no-migrations-check": (
+        _edit("Makefile", "makemigrations --check --dry-run", "makemigrations --dry-run"),
+        "framework_commands",
+    ),
+    "wsgi-under-async": (
+        _edit("Makefile", "acme_shop.asgi:application", "acme_shop.wsgi:application"),
+        "framework_commands",
+    ),
+    "compose-migrates-through-pgbouncer": (
+        _edit("docker-compose.yml", '"--database", "direct"]', '"--database", "default"]'),
+        "migrations",
+    ),
+    "https-redirect-in-ci": (
+        _edit(".gitlab-ci.yml", 'HTTPS_ONLY: "false"', 'HTTPS_ONLY: "true"'),
+        "django_environment",
+    ),
+    "no-allowed-hosts-in-kubernetes": (
+        _edit("deploy/kubernetes/base/configmap.yaml", "ALLOWED_HOSTS:", "X_ALLOWED_HOSTS:"),
+        "django_environment",
+    ),
+    "worker-command": (
+        _edit("deploy/kubernetes/base/worker.yaml", '"--app", "acme_shop.worker"', '"--app", "x"'),
+        "worker",
+    ),
+    "workflow-no-lint": (_edit(".gitlab-ci.yml", "- make lint", "- true"), "workflow"),
 }
 
 
@@ -172,8 +231,26 @@ def test_the_battery_passes_a_good_render(rendered: tuple[Blueprint, Path], tmp_
 
 @pytest.mark.parametrize("name", MUTATIONS)
 def test_the_battery_catches(name: str, rendered: tuple[Blueprint, Path], tmp_path: Path) -> None:
+    _assert_caught(rendered, MUTATIONS[name], tmp_path)
+
+
+@pytest.mark.parametrize("name", DJANGO_MUTATIONS)
+def test_the_battery_catches_in_django(
+    name: str, rendered_django: tuple[Blueprint, Path], tmp_path: Path
+) -> None:
+    _assert_caught(rendered_django, DJANGO_MUTATIONS[name], tmp_path)
+
+
+def _assert_caught(
+    rendered: tuple[Blueprint, Path], mutation: tuple[Mutation, str], tmp_path: Path
+) -> None:
     blueprint, good = rendered
-    mutate, check_name = MUTATIONS[name]
+    mutate, check_name = mutation
+    # The named check passes the unbroken render (so what it reports below is the mutation's).
+    named = [c for c in CHECKS if check_name in c.__name__]
+    assert named, f"no check is named like {check_name!r}"
+    before = [m for c in named for m in c(Rendered(good, blueprint))]
+    assert not before, f"the good render already fails {check_name}: {before}"
     copy = tmp_path / "good"
     shutil.copytree(good, copy)
     mutate(copy)
@@ -210,6 +287,7 @@ def test_the_battery_checks_the_first_commit(
 
 
 def test_every_check_is_exercised_by_a_mutation() -> None:
-    names = {check_name for _, check_name in MUTATIONS.values()} | {GIT_CHECK}
+    mutations = [*MUTATIONS.values(), *DJANGO_MUTATIONS.values()]
+    names = {check_name for _, check_name in mutations} | {GIT_CHECK}
     unexercised = [c.__name__ for c in CHECKS if not any(n in c.__name__ for n in names)]
     assert unexercised == []

@@ -149,6 +149,14 @@ CASES = [
     Case("rabbitmq-celery", values={"broker": "rabbitmq", "queue": "celery"}),
     Case("memcached", values={"cache": "memcached"}),
     Case("read-replica", values={"read_replicas": 1}),
+    # Django shares the operations files; its side of them (the environment, the commands).
+    Case("django-platform", preset="django-platform"),
+    Case("instagram-classic", preset="instagram-classic"),
+    Case(
+        "django-async-gitlab",
+        preset="django-platform",
+        values={"concurrency": "async", "ci": "gitlab", "broker": "rabbitmq"},
+    ),
 ]
 
 
@@ -188,6 +196,20 @@ def test_cases_render_what_they_ask_for() -> None:
     assert answers["memcached"]["cache"] == "memcached"
     assert answers["read-replica"]["read_replicas"] == 1
     assert answers["fastapi-sync"]["concurrency"] == "sync"
+    django = [case for case in CASES if answers[case.id]["framework"] == "django"]
+    assert {case.id for case in django} == {
+        "django-platform",
+        "instagram-classic",
+        "django-async-gitlab",
+    }
+    assert answers["instagram-classic"]["cache"] == "redis+memcached"
+    assert answers["instagram-classic"]["read_replicas"] >= 1
+    gitlab = answers["django-async-gitlab"]
+    assert (gitlab["concurrency"], gitlab["ci"], gitlab["broker"]) == (
+        "async",
+        "gitlab",
+        "rabbitmq",
+    )
 
 
 def test_docker_compose(project: Project) -> None:

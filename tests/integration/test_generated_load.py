@@ -1,0 +1,116 @@
+"""Generated projects under load, on PostgreSQL-through-PgBouncer and Redis from the harness,
+for each framework in each concurrency model: the project's own `make loadtest` gate failing
+when it must (test_generated_project runs it passing, for every preset and queue), then
+bursts of 64 and 256 concurrent clients on a database-reading endpoint.
+
+The harness's PgBouncer pool is deliberately small (4 server connections per database and
+user, PostgreSQL max_connections 50), so hundreds of clients share a handful of server
+connections: anything that leaks session state, holds a connection across requests or
+exhausts a pool shows up here as an error, a non-200 or a timeout.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from scalekit_gen.render import render_project
+from tests.harness.project import ProjectEnv, Server, http_request, run_make
+from tests.harness.services import free_port
+from tests.integration.generated import INSTALL_TIMEOUT, blueprint
+
+pytestmark = pytest.mark.integration
+
+#: (preset, answers) per framework and concurrency model.
+CASES = (
+    ("fastapi-async", {}),
+    ("fastapi-sync", {}),
+    ("django-platform", {}),
+    ("django-platform", {"concurrency": "async"}),
+)
+#: A budget no server meets: the gate must fail the run (exit code 4, p95 over budget).
+IMPOSSIBLE_BUDGET = {"LOADTEST_DURATION": "3s", "LOADTEST_USERS": "4", "LOADTEST_P95_MS": "0.001"}
+#: Concurrent clients of each burst, and the requests each of them makes.
+BURSTS = (64, 256)
+REQUESTS_PER_CLIENT = 4
+REQUEST_TIMEOUT = 30.0
+
+
+def _burst(server: Server, path: str, clients: int, rounds: int) -> Counter[str]:
+    """`clients` threads released together, each making `rounds` GET requests on its own
+    connections; the outcomes counted ("200", "503", "URLError: ...")."""
+    outcomes: Counter[str] = Counter()
+    lock = threading.Lock()
+    start = threading.Barrier(clients)
+
+    def client() -> None:
+        mine: Counter[str] = Counter()
+        try:
+            start.wait(timeout=30)
+            for _ in range(rounds):
+                try:
+                    response = http_request(server.url(path), timeout=REQUEST_TIMEOUT)
+                except OSError as error:  # URLError, timeouts, resets
+                    mine[f"{type(error).__name__}: {error}"] += 1
+                    continue
+                ok = response.status == 200 and isinstance(response.body, list)
+                mine[str(response.status) if ok else f"{response.status} {response.body!r}"] += 1
+        except threading.BrokenBarrierError as error:
+            mine[f"barrier: {error!r}"] += 1
+        with lock:
+            outcomes.update(mine)
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=REQUEST_TIMEOUT * rounds + 30)
+    assert not any(t.is_alive() for t in threads), f"clients still running on {path}"
+    return outcomes
+
+
+@pytest.mark.parametrize(
+    ("preset", "answers"), CASES, ids=["-".join([p, *a.values()]) for p, a in CASES]
+)
+def test_generated_project_holds_load(
+    preset: str,
+    answers: dict[str, str],
+    tmp_path: Path,
+    project_env_factory: Callable[..., ProjectEnv],
+) -> None:
+    project = blueprint(preset, modules="catalog,billing", **answers)
+    module = project["modules"][0]
+    items = f"/api/v1/{module}/items"
+    root = render_project(project, tmp_path / "shop", git=False).destination
+    env = project_env_factory()
+
+    env.make(root, "install", timeout=INSTALL_TIMEOUT)
+    env.make(root, "migrate")
+
+    with env.server(root) as server:
+        # (a) The project's own gate fails a run that misses its p95 budget (Locust exits 4,
+        # so `make` fails)...
+        missed = run_make(
+            root, "loadtest", {**env.env, **IMPOSSIBLE_BUDGET}, timeout=120, check=False
+        )
+        assert missed.returncode != 0, missed.tail()
+        assert "loadtest gate: FAIL, p95" in missed.output, missed.tail()
+        # ... and a run against a host that is down.
+        down = {**IMPOSSIBLE_BUDGET, "LOADTEST_P95_MS": "500"}
+        down["LOADTEST_HOST"] = f"http://127.0.0.1:{free_port()}"
+        refused = run_make(root, "loadtest", {**env.env, **down}, timeout=120, check=False)
+        assert refused.returncode != 0, refused.tail()
+        assert "loadtest gate: FAIL" in refused.output, refused.tail()
+
+        # (b) Bursts of concurrent clients on the list endpoint (reads the database).
+        for clients in BURSTS:
+            outcomes = _burst(server, f"{items}?limit=20", clients, REQUESTS_PER_CLIENT)
+            assert outcomes == Counter({"200": clients * REQUESTS_PER_CLIENT}), (
+                f"{clients} concurrent clients: {dict(outcomes)}\n{server.log_tail()}"
+            )
+
+        assert server.get("/readyz").status == 200
