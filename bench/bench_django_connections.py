@@ -1,20 +1,25 @@
-"""Django (sync, gunicorn gthread) behind PgBouncer in transaction mode: CONN_MAX_AGE=0 (log in
-to PgBouncer on every request) against 60 (each thread keeps its client connection).
+"""Django behind PgBouncer in transaction mode: what keeping client connections to PgBouncer buys.
 
-Renders the django-platform preset into a temp dir, starts private PostgreSQL, PgBouncer
-(transaction mode, scram-sha-256) and Redis from the test harness (tests/harness), runs
-`make install` and `make migrate`, seeds items through the API, then for each round boots
-`make run` once per DB_CONN_MAX_AGE value, in an interleaved order, and measures on
+- `--concurrency sync` (gunicorn gthread): CONN_MAX_AGE=0 (log in to PgBouncer on every
+  request) against the default 60 (each thread keeps its client connection);
+- `--concurrency async` (uvicorn workers): DB_POOL_SIZE=0 (no pool: every request logs in to
+  PgBouncer) against the default psycopg pool in each process.
+
+Renders the django-platform preset (with `--concurrency`) into a temp dir, starts private
+PostgreSQL, PgBouncer (transaction mode, scram-sha-256) and Redis from the test harness
+(tests/harness), runs `make install` and `make migrate`, seeds items through the API, then for
+each round boots `make run` once per setting, in an interleaved order, and measures on
 GET /api/v1/<module>/items?limit=20 (a database read; list pages are not cached):
 
 - sequential latency: one client, one request at a time, on a keep-alive connection;
 - throughput: `--clients` threads, each on its own keep-alive connection, for `--seconds`.
 
 Latencies are pooled over the rounds (median, p90); req/s is the median of the rounds. The
-ratios are against DB_CONN_MAX_AGE=0 measured in the same rounds. Needs what the integration
-tests need (scripts/ensure-system-deps; a warm uv cache makes `make install` quick).
+ratios are against the baseline (no connection kept) measured in the same rounds. Needs what
+the integration tests need (scripts/ensure-system-deps; a warm uv cache makes `make install` quick).
 
     .venv/bin/python bench/bench_django_connections.py --rounds 5
+    .venv/bin/python bench/bench_django_connections.py --rounds 5 --concurrency async
 """
 
 from __future__ import annotations
@@ -40,8 +45,9 @@ from tests.harness.project import ProjectEnv, Server  # noqa: E402
 from tests.integration.generated import INSTALL_TIMEOUT, blueprint  # noqa: E402
 
 PRESET = "django-platform"
-BASELINE = "0"
-VARIANTS = (BASELINE, "60")  # DB_CONN_MAX_AGE
+#: Per concurrency: the environment variable, and its value in the baseline (no connection
+#: kept) and in the project's default (None: left unset).
+KNOBS = {"sync": ("DB_CONN_MAX_AGE", "0", "60"), "async": ("DB_POOL_SIZE", "0", None)}
 REQUEST_TIMEOUT = 30.0
 #: `make run` runs collectstatic, then gunicorn: on a busy machine that can take a while.
 START_TIMEOUT = 180.0
@@ -142,10 +148,19 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
+def setting_env(knob: str, value: str | None) -> dict[str, str]:
+    return {} if value is None else {knob: value}
+
+
+def setting_label(knob: str, value: str | None) -> str:
+    return f"{knob}={value}" if value is not None else f"{knob} unset (the default)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--concurrency", choices=sorted(KNOBS), default="sync")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=200, help="sequential GETs per run")
     parser.add_argument("--clients", type=int, default=8, help="concurrent client threads")
@@ -155,7 +170,10 @@ def main() -> None:
     parser.add_argument("--pool-size", type=int, default=4, help="PgBouncer default_pool_size")
     args = parser.parse_args()
 
-    samples = {variant: Samples() for variant in VARIANTS}
+    knob, *values = KNOBS[args.concurrency]
+    baseline = setting_label(knob, values[0])
+    settings = {setting_label(knob, value): setting_env(knob, value) for value in values}
+    samples = {label: Samples() for label in settings}
     with (
         tempfile.TemporaryDirectory(prefix="scalekit-bench-") as tmp,
         Postgres(max_connections=50) as postgres,
@@ -163,7 +181,7 @@ def main() -> None:
         Redis() as redis,
         ProjectEnv(postgres, pgbouncer, redis, web_concurrency=args.workers) as penv,
     ):
-        project = blueprint(PRESET)
+        project = blueprint(PRESET, concurrency=args.concurrency)
         module = project["modules"][0]
         items = f"/api/v1/{module}/items"
         path = f"{items}?limit=20"
@@ -185,52 +203,57 @@ def main() -> None:
                     server.fail(f"answered {status} to POST {items}")
 
         for round_number in range(args.rounds):
-            order = list(VARIANTS)
+            order = list(settings)
             if round_number % 2:
-                order.reverse()  # interleave so drift in machine load hits both variants
-            for variant in order:
+                order.reverse()  # interleave so drift in machine load hits both settings
+            for label in order:
                 print(
-                    f"round {round_number + 1}/{args.rounds}: DB_CONN_MAX_AGE={variant}",
-                    file=sys.stderr,
-                    flush=True,
+                    f"round {round_number + 1}/{args.rounds}: {label}", file=sys.stderr, flush=True
                 )
-                env = {**penv.env, "DB_CONN_MAX_AGE": variant}
+                env = {**penv.env, **settings[label]}
                 with Server(root, env, start_timeout=START_TIMEOUT) as server:
-                    # Warm up: imports, the first connections, every gunicorn thread once.
+                    # Warm up: imports, the first connections, every thread once.
                     sequential(server, path, 20, Samples())
                     load(server, path, args.clients, 1.0)
-                    sequential(server, path, args.requests, samples[variant])
+                    sequential(server, path, args.requests, samples[label])
                     rate, errors = load(server, path, args.clients, args.seconds)
-                    samples[variant].throughput.append(rate)
-                    samples[variant].load_errors += errors
-                    samples[variant].clients_held.append(app_clients(pgbouncer, penv.database))
+                    samples[label].throughput.append(rate)
+                    samples[label].load_errors += errors
+                    samples[label].clients_held.append(app_clients(pgbouncer, penv.database))
 
-    base = samples[BASELINE]
+    server_kind = (
+        "gunicorn gthread" if args.concurrency == "sync" else "gunicorn uvicorn workers (ASGI)"
+    )
+    print(
+        f"rounds: {args.rounds}, {args.requests} sequential GETs and {args.seconds:g} s of "
+        f"{args.clients} concurrent clients per round and setting; {server_kind}, "
+        f"{args.workers} processes; PgBouncer pool {args.pool_size} (transaction mode); "
+        f"project on Python {project_python}\n"
+    )
+    print_table(samples, baseline, args.clients)
+
+
+def print_table(samples: dict[str, Samples], baseline: str, clients: int) -> None:
+    base = samples[baseline]
     base_median = statistics.median(base.latencies)
     base_rate = statistics.median(base.throughput)
     print(
-        f"rounds: {args.rounds}, {args.requests} sequential GETs and {args.seconds:g} s of "
-        f"{args.clients} concurrent clients per round and setting; gunicorn {args.workers} "
-        f"workers × 6 threads (gthread); PgBouncer pool {args.pool_size} (transaction mode); "
-        f"project on Python {project_python}\n"
-    )
-    print(
-        "| DB_CONN_MAX_AGE | median ms | p90 ms | vs 0 | req/s "
-        f"({args.clients} clients) | vs 0 | errors | PgBouncer clients held |"
+        f"| setting | median ms | p90 ms | vs baseline | req/s ({clients} clients) "
+        "| vs baseline | errors | PgBouncer clients held |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for variant, got in samples.items():
+    for label, got in samples.items():
         if not got.latencies:
-            print(f"| {variant} | – | – | – | – | – | all failed | – |")
+            print(f"| {label} | – | – | – | – | – | all failed | – |")
             continue
         median = statistics.median(got.latencies)
         p90 = percentile(got.latencies, 0.9)
         rate = statistics.median(got.throughput)
         errors = got.sequential_errors + got.load_errors
         held = f"{min(got.clients_held)}–{max(got.clients_held)}"
-        label = f"{variant} (baseline)" if variant == BASELINE else variant
+        shown = f"{label} (baseline)" if label == baseline else label
         print(
-            f"| {label} | {median * 1000:.1f} | {p90 * 1000:.1f} | ×{median / base_median:.2f} "
+            f"| {shown} | {median * 1000:.1f} | {p90 * 1000:.1f} | ×{median / base_median:.2f} "
             f"| {rate:.0f} | ×{rate / base_rate:.2f} | {errors} | {held} |"
         )
 

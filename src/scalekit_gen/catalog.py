@@ -760,10 +760,8 @@ CONSEQUENCES: tuple[Consequence, ...] = (
     ),
     Consequence(
         {"framework": ("django",), "pooling": ("pgbouncer-transaction", "pgbouncer-session")},
-        "Django: PgBouncer is the pool, so no OPTIONS['pool']: psycopg's pool would be a "
-        "second per-process queue with its own cap, failing with PoolTimeout while PgBouncer "
-        "still has free server connections. Prepared statements stay off (Django's psycopg "
-        "default, prepare_threshold=None); connection health checks on.",
+        "Django: prepared statements stay off (Django's psycopg default, "
+        "prepare_threshold=None) and connection health checks are on.",
     ),
     Consequence(
         {
@@ -772,9 +770,23 @@ CONSEQUENCES: tuple[Consequence, ...] = (
             "pooling": ("pgbouncer-transaction", "pgbouncer-session"),
         },
         "Django sync: CONN_MAX_AGE=60, one client connection to PgBouncer per gunicorn thread, "
-        "kept across requests. In transaction mode an idle client holds no server connection, "
+        "kept across requests, and no OPTIONS['pool'], which would only queue the threads in "
+        "front of PgBouncer. In transaction mode an idle client holds no server connection, "
         "and reconnecting on every request (CONN_MAX_AGE=0) tripled the latency of a "
-        "database read in our measurements (about 20 ms of login work per request).",
+        "database read in our measurements (about 14 ms of login work per request).",
+    ),
+    Consequence(
+        {
+            "framework": ("django",),
+            "concurrency": ("async",),
+            "pooling": ("pgbouncer-transaction", "pgbouncer-session"),
+        },
+        "Django async: psycopg's pool in each process (OPTIONS['pool'], sized in "
+        "docs/capacity.md) in front of PgBouncer, with CONN_MAX_AGE=0 as the pool requires. "
+        "Under ASGI a request's ORM work runs on a thread of its own, so a kept connection "
+        "would leak with it (Django ticket #33497) and, without the pool, every request logs "
+        "in to PgBouncer anew. A request holds its connection to its end, so the pool caps a "
+        "process's concurrent database work; PgBouncer still shares the server connections.",
     ),
     Consequence(
         {"framework": ("django",), "pooling": ("app-pool-only",)},
@@ -785,8 +797,7 @@ CONSEQUENCES: tuple[Consequence, ...] = (
     Consequence(
         {"framework": ("django",), "concurrency": ("async",)},
         "Django async: ASGI under uvicorn workers; views await the ORM through sync_to_async "
-        "or the async ORM API. CONN_MAX_AGE=0: under ASGI every request's ORM work runs on a "
-        "fresh thread whose persistent connection would leak, so each request connects anew.",
+        "or the async ORM API.",
     ),
     Consequence(
         {"queue": ("celery",), "broker": ("redis",)},
