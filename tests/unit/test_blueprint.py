@@ -356,6 +356,13 @@ def test_codeowners_path_follows_ci(ci, path):
         ({"framework": "fastapi", "concurrency": "async"}, {"db_driver": "asyncpg"}),
         ({"framework": "fastapi", "concurrency": "sync"}, {"db_driver": "psycopg"}),
         ({"framework": "django", "concurrency": "async"}, {"db_driver": "psycopg"}),
+        ({"framework": "django", "concurrency": "async"}, {"django_db_pool": True}),
+        ({"framework": "django", "concurrency": "sync"}, {"django_db_pool": False}),
+        (
+            {"framework": "django", "concurrency": "sync", "pooling": "app-pool-only"},
+            {"django_db_pool": True},
+        ),
+        ({"framework": "fastapi", "pooling": "app-pool-only"}, {"django_db_pool": False}),
         ({"pooling": "app-pool-only"}, {"uses_pgbouncer": False, "pgbouncer_pool_mode": None}),
         (
             {"pooling": "pgbouncer-session"},
