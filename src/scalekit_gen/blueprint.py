@@ -65,7 +65,8 @@ class Blueprint:
             "pgbouncer_pool_mode": a["pooling"].removeprefix("pgbouncer-") if pgbouncer else None,
             "db_driver": ("asyncpg" if async_ else "psycopg") if fastapi else "psycopg",
             # Django keeps psycopg's pool in each process unless PgBouncer is there and
-            # gunicorn's threads can each keep a connection (WSGI): docs/decisions pooling.
+            # gunicorn's threads can each keep their connection (WSGI); the catalog's pooling
+            # consequences say why.
             "django_db_pool": not fastapi and (async_ or not pgbouncer),
             "uses_redis_cache": a["cache"] in ("redis", "redis+memcached"),
             "uses_memcached": a["cache"] in ("memcached", "redis+memcached"),
