@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -51,32 +51,88 @@ class Blueprint:
         """The answers as Copier questions take them (applicable decisions only)."""
         return {key: plain(value) for key, value in self.answers.items() if value is not None}
 
+    @property
+    def facts(self) -> Derived:
+        """What the answers imply, each named once (see `Derived`)."""
+        return derive(self.answers, self.project_slug, self.package_name, self.owners)
+
     def derived(self) -> dict[str, Any]:
-        """Values computed from the answers, for templates and `scalekit plan`."""
-        a = self.answers
-        fastapi, async_ = a["framework"] == "fastapi", a["concurrency"] == "async"
-        pgbouncer = a["pooling"] != "app-pool-only"
-        codeowners_dir = ".gitlab" if a["ci"] == "gitlab" else ".github"
-        return {
-            "project_slug": self.project_slug,
-            "package_name": self.package_name,
-            "owners": dict(self.owners),
-            "uses_pgbouncer": pgbouncer,
-            "pgbouncer_pool_mode": a["pooling"].removeprefix("pgbouncer-") if pgbouncer else None,
-            "db_driver": ("asyncpg" if async_ else "psycopg") if fastapi else "psycopg",
-            # Django keeps psycopg's pool in each process unless PgBouncer is there and
-            # gunicorn's threads can each keep their connection (WSGI); the catalog's pooling
-            # consequences say why.
-            "django_db_pool": not fastapi and (async_ or not pgbouncer),
-            "uses_redis_cache": a["cache"] in ("redis", "redis+memcached"),
-            "uses_memcached": a["cache"] in ("memcached", "redis+memcached"),
-            "uses_rabbitmq": a["broker"] == "rabbitmq",
-            "uses_kubernetes": a["deploy"] == "compose+kubernetes",
-            "uses_k6": a["load_tests"] == "locust+k6",
-            # GitLab reads .gitlab/CODEOWNERS; GitHub (and no CI) .github/CODEOWNERS.
-            "codeowners_dir": codeowners_dir,
-            "codeowners_path": f"{codeowners_dir}/CODEOWNERS",
-        }
+        """The facts as the plan document and the templates read them."""
+        return asdict(self.facts)
+
+
+@dataclass(frozen=True)
+class Derived:
+    """Facts computed from the answers — the one place each is computed.
+
+    The plan document (`derived`), `scalekit plan`'s views, the Copier extension and through
+    it every template read these; none of them recomputes one.
+    """
+
+    project_slug: str
+    package_name: str
+    owners: dict[str, str]  # every module's owner, the fallback ("*") filled in
+    is_fastapi: bool
+    is_django: bool
+    is_async: bool
+    is_sync: bool
+    has_queue: bool
+    has_replicas: bool
+    uses_pgbouncer: bool
+    pgbouncer_pool_mode: str | None  # "transaction" / "session", None without PgBouncer
+    db_driver: str
+    # Django keeps psycopg's pool in each process unless PgBouncer is there and gunicorn's
+    # threads can each keep their connection (WSGI); the catalog's pooling consequences say why.
+    django_db_pool: bool
+    uses_redis_cache: bool
+    uses_memcached: bool
+    uses_rabbitmq: bool
+    uses_kubernetes: bool
+    uses_k6: bool
+    uses_prometheus: bool
+    uses_sentry: bool
+    uses_opentelemetry: bool
+    uses_github_ci: bool
+    uses_gitlab_ci: bool
+    # GitLab reads .gitlab/CODEOWNERS; GitHub (and no CI) .github/CODEOWNERS.
+    codeowners_dir: str
+    codeowners_path: str
+
+
+def derive(
+    answers: Mapping[str, Any], slug: str, package: str, owners: Mapping[str, str]
+) -> Derived:
+    a = answers
+    fastapi, async_ = a["framework"] == "fastapi", a["concurrency"] == "async"
+    pgbouncer = a["pooling"] != "app-pool-only"
+    codeowners_dir = ".gitlab" if a["ci"] == "gitlab" else ".github"
+    return Derived(
+        project_slug=slug,
+        package_name=package,
+        owners=dict(owners),
+        is_fastapi=fastapi,
+        is_django=not fastapi,
+        is_async=async_,
+        is_sync=not async_,
+        has_queue=a["queue"] != "none",
+        has_replicas=a["read_replicas"] > 0,
+        uses_pgbouncer=pgbouncer,
+        pgbouncer_pool_mode=a["pooling"].removeprefix("pgbouncer-") if pgbouncer else None,
+        db_driver=("asyncpg" if async_ else "psycopg") if fastapi else "psycopg",
+        django_db_pool=not fastapi and (async_ or not pgbouncer),
+        uses_redis_cache=a["cache"] in ("redis", "redis+memcached"),
+        uses_memcached=a["cache"] in ("memcached", "redis+memcached"),
+        uses_rabbitmq=a["broker"] == "rabbitmq",
+        uses_kubernetes=a["deploy"] == "compose+kubernetes",
+        uses_k6=a["load_tests"] == "locust+k6",
+        uses_prometheus="prometheus" in a["observability"],
+        uses_sentry="sentry" in a["observability"],
+        uses_opentelemetry="opentelemetry" in a["observability"],
+        uses_github_ci=a["ci"] == "github",
+        uses_gitlab_ci=a["ci"] == "gitlab",
+        codeowners_dir=codeowners_dir,
+        codeowners_path=f"{codeowners_dir}/CODEOWNERS",
+    )
 
 
 def plain(value: Any) -> Any:
@@ -161,7 +217,8 @@ def _parse_names(decision: Decision, raw: Any) -> tuple[str, ...]:
     if decision.maximum is not None and len(names) > decision.maximum:
         raise ValueError(
             f"{len(names)} modules is more than {decision.maximum} — group related domains "
-            "into one module (a module is a business domain, not an entity)"
+            "into one module (a module is a business domain, not an entity), or split the "
+            "backend into services"
         )
     problems = [p for name in names if (p := catalog.module_name_problem(name))]
     duplicates = sorted({name for name in names if names.count(name) > 1})

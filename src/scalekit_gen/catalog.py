@@ -639,7 +639,10 @@ DECISION_LIST: tuple[Decision, ...] = (
         ),
         kind=Kind.NAMES,
         default=("catalog",),
-        maximum=12,  # one template slot per module, see copier_spec.MODULE_SLOTS
+        # A product limit, not a template one: past about 30 business domains one codebase
+        # holds several services' worth of teams, and its CODEOWNERS, import contracts and
+        # migrations stop being reviewable by one group. Split services before that.
+        maximum=30,
         reversal=_reversal(Cost.HIGH, "untangling modules that grew into each other takes months"),
     ),
     Decision(

@@ -1,6 +1,5 @@
-"""Generate the catalog-derived parts of the template: `copier.yml` and the decision-record
-stubs. The template must hold them (plain `copier copy`/`update` reads only the template),
-so they are generated from the catalog and a test fails when the checked-in copies drift.
+"""Generate the template's `copier.yml` from the catalog: plain `copier copy`/`update` reads
+only the template, so the questions must be there, and a test fails when they drift.
 
 Regenerate with: python -m scalekit_gen.copier_spec
 """
@@ -12,9 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from scalekit_gen.catalog import DECISION_LIST, DECISIONS, Decision, Kind
+from scalekit_gen.catalog import DECISION_LIST, Decision, Kind
 from scalekit_gen.paths import template_dir
-from scalekit_gen.plan import record_path
 
 HEADER = (
     "# GENERATED from src/scalekit_gen/catalog.py by `python -m scalekit_gen.copier_spec`.\n"
@@ -24,7 +22,7 @@ HEADER = (
 )
 
 SETTINGS: dict[str, Any] = {
-    "_min_copier_version": "9.4.0",
+    "_min_copier_version": "9.5.0",
     "_subdirectory": "project",
     "_templates_suffix": ".jinja",
     "_answers_file": ".copier-answers.yml",
@@ -40,36 +38,6 @@ _TYPES = {
     Kind.INTEGER: "int",
     Kind.NAMES: "yaml",
     Kind.OWNERS: "yaml",
-}
-
-RECORD_DIR = Path("project/docs/decisions")
-
-# Copier cannot loop over a list to create directories, so each domain module gets a slot:
-# a stub directory named `{{ scalekit_module(N) }}` that renders to the N-th module's name
-# (or to nothing, and is skipped). Every stub includes one shared body, so a module's files
-# are written once, in templates/includes/<framework>/module*/, with `module` set.
-MODULE_SLOTS = DECISIONS["modules"].maximum or 0
-SLOT_MARKER = "{{ scalekit_module("
-MODULE_TREES: dict[str, str] = {
-    # shared bodies            -> where each module's copy lands in the project
-    "includes/fastapi/module": (
-        "project/src/{% if framework == 'fastapi' %}{{ scalekit_plan().project.package }}"
-        "{% endif %}"
-    ),
-    "includes/fastapi/module_tests": "project/{% if framework == 'fastapi' %}tests{% endif %}",
-    "includes/django/module": (
-        "project/src/{% if framework == 'django' %}{{ scalekit_plan().project.package }}{% endif %}"
-    ),
-    "includes/django/module_tests": "project/{% if framework == 'django' %}tests{% endif %}",
-}
-# Module files that exist only under a condition (a Jinja expression): the stub's name renders
-# empty, and Copier skips it, when the condition is false.
-_HAS_QUEUE = "scalekit_plan().answers.queue != 'none'"
-BODY_CONDITIONS: dict[str, str] = {
-    "includes/fastapi/module/tasks.py.jinja": _HAS_QUEUE,
-    "includes/fastapi/module_tests/test_jobs.py.jinja": _HAS_QUEUE,
-    "includes/django/module/tasks.py.jinja": _HAS_QUEUE,
-    "includes/django/module_tests/test_jobs.py.jinja": _HAS_QUEUE,
 }
 
 
@@ -113,90 +81,19 @@ def copier_yml() -> str:
     return HEADER + buffer.getvalue()
 
 
-def record_stub_name(decision: Decision) -> str:
-    name = Path(record_path(decision)).name
-    if decision.applies is None:
-        return f"{name}.jinja"
-    # Copier skips a file whose name renders empty: no record for a decision that does not apply.
-    return f"{{% if scalekit_applies('{decision.key}') %}}{name}{{% endif %}}.jinja"
-
-
-def record_stub(decision: Decision) -> str:
-    return (
-        f"{{%- set record_key = '{decision.key}' -%}}\n"
-        '{%- include "includes/decision-record.md.jinja" -%}\n'
-    )
-
-
-def module_stubs(root: Path) -> dict[Path, str]:
-    """One stub per module slot and per file of each shared module body."""
-    stubs: dict[Path, str] = {}
-    for body_dir, target in MODULE_TREES.items():
-        bodies = sorted(p for p in (root / body_dir).rglob("*.jinja") if p.is_file())
-        for slot in range(MODULE_SLOTS):
-            slot_dir = Path(target) / f"{SLOT_MARKER}{slot}) }}}}"
-            for body in bodies:
-                include = body.relative_to(root).as_posix()
-                stubs[slot_dir / _stub_name(body.relative_to(root / body_dir), include)] = (
-                    f"{{%- set module = scalekit_module({slot}) -%}}\n"
-                    f'{{%- include "{include}" -%}}\n'
-                )
-    return stubs
-
-
-def _stub_name(relative: Path, include: str) -> Path:
-    condition = BODY_CONDITIONS.get(include)
-    if condition is None:
-        return relative
-    return relative.with_name(f"{{% if {condition} %}}{relative.stem}{{% endif %}}.jinja")
-
-
-def expected_files(root: Path | None = None) -> dict[Path, str]:
-    root = root or template_dir()
-    files = {Path("copier.yml"): copier_yml()}
-    for decision in DECISION_LIST:
-        if decision.recorded:
-            files[RECORD_DIR / record_stub_name(decision)] = record_stub(decision)
-    return {**files, **module_stubs(root)}
-
-
-def _generated_here(root: Path) -> list[Path]:
-    records = list((root / RECORD_DIR).glob("*.jinja"))
-    slots = [p for p in (root / "project").rglob("*") if p.is_file() and SLOT_MARKER in str(p)]
-    return records + slots
-
-
 def stale(root: Path) -> list[Path]:
-    """Generated files under `root` that differ from what the catalog says."""
-    expected = expected_files(root)
-    wrong = [
-        root / relative
-        for relative, text in expected.items()
-        if not (root / relative).is_file() or (root / relative).read_text(encoding="utf-8") != text
-    ]
-    extra = [p for p in _generated_here(root) if p.relative_to(root) not in expected]
-    return wrong + extra
+    """`copier.yml` under `root`, when it differs from what the catalog says."""
+    path = root / "copier.yml"
+    current = path.read_text(encoding="utf-8") if path.is_file() else None
+    return [] if current == copier_yml() else [path]
 
 
 def write(root: Path) -> list[Path]:
-    """Bring the generated files under `root` up to date; returns what changed."""
-    expected = expected_files(root)
+    """Bring `copier.yml` under `root` up to date; returns what changed."""
     changed = stale(root)
     for path in changed:
-        relative = path.relative_to(root)
-        if relative not in expected:
-            path.unlink()
-            _remove_empty_parents(path.parent, root)
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(expected[relative], encoding="utf-8")
+        path.write_text(copier_yml(), encoding="utf-8")
     return changed
-
-
-def _remove_empty_parents(directory: Path, root: Path) -> None:
-    while directory != root and directory.is_dir() and not any(directory.iterdir()):
-        directory.rmdir()
-        directory = directory.parent
 
 
 def main(argv: list[str]) -> int:

@@ -126,23 +126,27 @@ def _copier_render(blueprint: Blueprint, template: Path, out: Path) -> None:
 def _no_git_index_probe() -> Iterator[None]:
     """Skip Copier's per-file `git config core.fileMode` subprocess while we render.
 
-    Copier runs it for every rendered file to sync executable bits into the destination's
-    git index; it is a documented no-op for files git does not track yet, and everything we
-    render is new and untracked (the staging directory is fresh, git init comes later). On
-    a 25-file template it is a quarter of the render time. If Copier renames the hook, this
-    silently does nothing.
+    Copier (9.12 and later) runs it for every rendered file to sync executable bits into the
+    destination's git index; it is a documented no-op for files git does not track yet, and
+    everything we render is new and untracked (the staging directory is fresh, git init
+    comes later). It costs a subprocess per file, about a quarter of a render. The module
+    patched is the one that defines the public `copier.run_copy`, whatever Copier calls it;
+    a Copier without the probe (or with the hook renamed) renders unchanged, only slower.
     """
-    import copier._main as copier_main
+    import inspect
 
-    original = getattr(copier_main, "is_git_available", None)
-    if original is None:
+    import copier
+
+    module = inspect.getmodule(copier.run_copy)
+    original = getattr(module, "is_git_available", None)
+    if module is None or original is None:
         yield
         return
-    copier_main.is_git_available = lambda: False  # type: ignore[attr-defined]
+    setattr(module, "is_git_available", lambda: False)  # noqa: B010 (not typed)
     try:
         yield
     finally:
-        copier_main.is_git_available = original  # type: ignore[attr-defined]
+        setattr(module, "is_git_available", original)  # noqa: B010
 
 
 def _files(root: Path) -> tuple[str, ...]:

@@ -174,7 +174,7 @@ def broken_template(tmp_path: Path) -> Path:
     copy = tmp_path / "template"
     shutil.copytree(template_dir(), copy)
     (copy / "project" / "zz-broken.txt.jinja").write_text(
-        "{{ scalekit_plan().no_such_key.deeper }}\n", encoding="utf-8"
+        "{{ plan.no_such_key.deeper }}\n", encoding="utf-8"
     )
     return copy
 

@@ -66,6 +66,9 @@ def single_value_candidates() -> list[Combination]:
             out += [Combination(f"{d.key}={v}", {d.key: v}) for v in values]
         elif d.kind is Kind.NAMES:
             out.append(Combination(f"{d.key}={','.join(MODULES)}", {d.key: MODULES}))
+            assert d.maximum is not None, d.key
+            most = [f"domain{n:02d}" for n in range(1, d.maximum + 1)]
+            out.append(Combination(f"{d.key}=domain01..domain{d.maximum:02d}", {d.key: most}))
         elif d.kind is Kind.OWNERS:
             out.append(Combination(f"{d.key}=per-module", {"modules": MODULES, d.key: OWNERS}))
         elif d.kind is Kind.TEXT:

@@ -6,6 +6,7 @@ extension the template loads) is importable by it, as it is for a user who insta
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -143,3 +144,61 @@ def test_copier_run_copy_in_process_refuses(tmp_path: Path) -> None:
             str(TEMPLATE), dst, data=REFUSED_DATA, defaults=True, unsafe=True, quiet=True
         )
     assert not dst.exists() or not any(dst.iterdir())
+
+
+def _git(cwd: Path, env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, f"git {' '.join(args)}: {done.stdout}{done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture
+def git_env(offline_env: dict[str, str]) -> dict[str, str]:
+    identity = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com"}
+    identity |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    return {**offline_env, **identity}
+
+
+def _tagged_template(root: Path, env: dict[str, str]) -> Path:
+    """The template as a team would host it: its own git repository, tagged v1."""
+    shutil.copytree(TEMPLATE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    _git(root, env, "init", "-q", "-b", "main")
+    _git(root, env, "add", "-A")
+    _git(root, env, "commit", "-q", "-m", "template v1")
+    _git(root, env, "tag", "v1")
+    return root
+
+
+def test_copier_update_from_a_tagged_template_keeps_the_projects_edits(
+    tmp_path: Path, git_env: dict[str, str]
+) -> None:
+    template = _tagged_template(tmp_path / "template", git_env)
+    project = tmp_path / "service"
+    done = _copier(git_env, "copy", "--trust", "--defaults", str(template), str(project))
+    assert done.returncode == 0, done.stdout + done.stderr
+    answers = (project / ".copier-answers.yml").read_text("utf-8")
+    assert "_commit: v1" in answers, answers
+    _git(project, git_env, "init", "-q", "-b", "main")
+    _git(project, git_env, "add", "-A")
+    _git(project, git_env, "commit", "-q", "-m", "generated")
+
+    # The team edits its project; the template moves on to v2 meanwhile.
+    main = next(project.glob("src/*/main.py"))
+    main.write_text(main.read_text("utf-8") + "\n# the team's own line\n", "utf-8")
+    _git(project, git_env, "commit", "-qam", "our edit")
+    makefile = template / "project" / "Makefile.jinja"
+    makefile.write_text(makefile.read_text("utf-8") + "\n# added in template v2\n", "utf-8")
+    (template / "project" / "CHANGELOG.md").write_text("# Changelog\n", "utf-8")
+    _git(template, git_env, "add", "-A")
+    _git(template, git_env, "commit", "-q", "-m", "template v2")
+    _git(template, git_env, "tag", "v2")
+
+    done = _copier(git_env, "update", "--trust", "--defaults", str(project))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "_commit: v2" in (project / ".copier-answers.yml").read_text("utf-8")
+    assert main.read_text("utf-8").endswith("\n# the team's own line\n")
+    assert (project / "Makefile").read_text("utf-8").endswith("# added in template v2\n")
+    assert (project / "CHANGELOG.md").read_text("utf-8") == "# Changelog\n"
+    assert "<<<<<<<" not in _git(project, git_env, "diff")

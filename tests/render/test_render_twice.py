@@ -32,7 +32,7 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> tuple[Blueprint, Path, Pa
     base = tmp_path_factory.mktemp("twins")
     with block_network() as attempts:
         for name in ("first", "second"):
-            copier_ext._plan_for.cache_clear()  # the second render computes its plan anew
+            copier_ext._vocabulary_for.cache_clear()  # the second render computes its plan anew
             render_project(blueprint, base / name / "acme-shop", git=False)
     assert not attempts
     return blueprint, base / "first" / "acme-shop", base / "second" / "acme-shop"

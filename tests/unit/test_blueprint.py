@@ -435,9 +435,9 @@ def test_owners_answer_cannot_be_changed_through_the_blueprint():
     assert blueprint["owners"] == {"*": "@acme/backend"}
 
 
-def test_more_modules_than_template_slots_are_refused():
+def test_more_modules_than_the_product_limit_are_refused():
     names = ",".join(f"domain{n}" for n in range(DECISIONS["modules"].maximum + 1))
     with pytest.raises(BlueprintError) as caught:
         build_blueprint([AnswerLayer("--set", {"modules": names})])
-    assert "more than 12" in str(caught.value)
+    assert f"more than {DECISIONS['modules'].maximum}" in str(caught.value)
     assert "group related domains" in str(caught.value)

@@ -1,19 +1,16 @@
-"""The template's copier.yml and decision-record stubs are generated from the catalog."""
+"""The template's copier.yml is generated from the catalog."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 import yaml
 
 from scalekit_gen import copier_spec
 from scalekit_gen.blueprint import coerce, plain
-from scalekit_gen.catalog import DECISION_LIST, DECISIONS, Kind
+from scalekit_gen.catalog import DECISION_LIST, Kind
 from scalekit_gen.paths import template_dir
 
 ROOT = template_dir()
-EXPECTED = copier_spec.expected_files()
 COPIER_TYPES = {
     Kind.TEXT: "str",
     Kind.CHOICE: "str",
@@ -34,33 +31,9 @@ def test_checked_in_copier_yml_is_generated_from_the_catalog():
     assert text == copier_spec.copier_yml(), "run: python -m scalekit_gen.copier_spec"
 
 
-@pytest.mark.parametrize("relative", sorted(EXPECTED), ids=str)
-def test_checked_in_generated_file_matches(relative):
-    path = ROOT / relative
-    assert path.is_file(), f"missing {relative}; run: python -m scalekit_gen.copier_spec"
-    assert path.read_text(encoding="utf-8") == EXPECTED[relative]
-
-
-def test_no_stray_decision_records():
-    on_disk = {p.relative_to(ROOT) for p in (ROOT / copier_spec.RECORD_DIR).glob("*.jinja")}
-    assert on_disk == {p for p in EXPECTED if p.parent == copier_spec.RECORD_DIR}
+def test_check_passes_on_the_checked_in_template():
     assert copier_spec.stale(ROOT) == []
     assert copier_spec.main(["--check"]) == 0
-
-
-def test_every_recorded_decision_has_a_stub():
-    stubs = [p for p in EXPECTED if p.parent == copier_spec.RECORD_DIR]
-    assert len(stubs) == sum(d.recorded for d in DECISION_LIST)
-    for decision in DECISION_LIST:
-        if decision.recorded:
-            stub = EXPECTED[copier_spec.RECORD_DIR / copier_spec.record_stub_name(decision)]
-            assert f"set record_key = '{decision.key}'" in stub
-
-
-def test_conditional_decision_gets_a_conditional_stub_name():
-    name = copier_spec.record_stub_name(DECISIONS["broker"])
-    assert name == "{% if scalekit_applies('broker') %}0007-broker.md{% endif %}.jinja"
-    assert copier_spec.record_stub_name(DECISIONS["framework"]) == "0001-framework.md.jinja"
 
 
 def test_settings_come_first(copier_yml):
@@ -117,14 +90,14 @@ def test_header_says_the_file_is_generated():
 
 
 def test_write_brings_a_stale_copy_up_to_date(tmp_path):
-    stray = tmp_path / copier_spec.RECORD_DIR / "0099-gone.md.jinja"
-    stray.parent.mkdir(parents=True)
-    stray.write_text("old", encoding="utf-8")
     (tmp_path / "copier.yml").write_text("drifted\n", encoding="utf-8")
 
-    assert Path(tmp_path / "copier.yml") in copier_spec.stale(tmp_path)
-    changed = copier_spec.write(tmp_path)
-    assert stray in changed
-    assert not stray.exists()
+    assert copier_spec.stale(tmp_path) == [tmp_path / "copier.yml"]
+    assert copier_spec.write(tmp_path) == [tmp_path / "copier.yml"]
     assert copier_spec.stale(tmp_path) == []
     assert (tmp_path / "copier.yml").read_text(encoding="utf-8") == copier_spec.copier_yml()
+
+
+def test_write_creates_a_missing_copier_yml(tmp_path):
+    assert copier_spec.write(tmp_path) == [tmp_path / "copier.yml"]
+    assert copier_spec.stale(tmp_path) == []
