@@ -37,7 +37,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -55,6 +54,7 @@ from urllib import request as urlrequest
 import psycopg
 from psycopg import sql
 
+from . import processes
 from .services import HOST, Memcached, PgBouncer, Postgres, Redis, free_port
 
 #: Lines of output a failure message ends with.
@@ -480,92 +480,7 @@ def _redis_flush(redis: Redis, dbs: Sequence[int]) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Processes: groups, descendants, shutdown
-
-
-class _Proc(NamedTuple):
-    pid: int
-    ppid: int
-    pgrp: int
-    state: str
-    start: int  # clock ticks after boot: tells a pid from its reuse
-
-
-def _read_proc(pid: int) -> _Proc | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-        fields = text.rsplit(")", 1)[1].split()
-        return _Proc(pid, int(fields[1]), int(fields[2]), fields[0], int(fields[19]))
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _all_procs() -> list[_Proc]:
-    procs = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            proc = _read_proc(int(name))
-            if proc is not None:
-                procs.append(proc)
-    return procs
-
-
-def _tree(pgid: int, root: int) -> dict[tuple[int, int], _Proc]:
-    """Live processes of the group `pgid` and descendants of `root` (any group; -1: none),
-    keyed by (pid, start)."""
-    procs = [p for p in _all_procs() if p.state != "Z"]
-    children: dict[int, list[_Proc]] = {}
-    for p in procs:
-        children.setdefault(p.ppid, []).append(p)
-    found = {(p.pid, p.start): p for p in procs if p.pgrp == pgid}
-    stack = [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found[(child.pid, child.start)] = child
-            stack.append(child.pid)
-    return found
-
-
-def _still_alive(members: Mapping[tuple[int, int], _Proc]) -> dict[tuple[int, int], _Proc]:
-    alive = {}
-    for key, proc in members.items():
-        now = _read_proc(proc.pid)
-        if now is not None and now.start == proc.start and now.state != "Z":
-            alive[key] = now
-    return alive
-
-
-def _stop_tree(proc: subprocess.Popen[bytes], grace: float) -> None:
-    """SIGTERM to the process group led by `proc` and to its descendants that left the group,
-    each process once; SIGKILL to whatever still lives after `grace` seconds; reap `proc`."""
-    pgid = proc.pid
-
-    def scan() -> dict[tuple[int, int], _Proc]:
-        # While the leader is unreaped its pid (the group's id) cannot be reused.
-        return _tree(pgid, proc.pid if proc.returncode is None else -1)
-
-    members = scan()
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
-        signalled: set[tuple[int, int]] = set()
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, sig)
-            signalled = {key for key, p in members.items() if p.pgrp == pgid}
-        deadline = time.monotonic() + wait
-        while True:
-            for key in members.keys() - signalled:  # outside the group, or forked since
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(key[0], sig)
-                signalled.add(key)
-            proc.poll()
-            members = _still_alive({**members, **scan()})
-            if not members or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        if not members:
-            break
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(5)
+# Helpers
 
 
 def _tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
@@ -648,7 +563,7 @@ def run_make(
             timed_out = True
         finally:
             # After a timeout (or a Ctrl-C) the tree; after a normal exit, any leftovers.
-            _stop_tree(proc, grace=2.0)
+            processes.stop_tree(proc, grace=2.0)
         seconds = time.monotonic() - started
         out.seek(0)
         output = out.read().decode(errors="replace")
@@ -667,15 +582,6 @@ def run_make(
 
 # ---------------------------------------------------------------------------------------
 # Long-running commands: web server, worker
-
-_live: set[ManagedProcess] = set()
-
-
-@atexit.register
-def _stop_leftovers() -> None:
-    for process in list(_live):
-        with contextlib.suppress(Exception):
-            process.stop()
 
 
 class ManagedProcess:
@@ -739,7 +645,7 @@ class ManagedProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        _live.add(self)
+        processes.LIVE.add(self)  # stopped at interpreter exit if a caller forgot
         try:
             self._wait_ready()
         except BaseException:
@@ -754,12 +660,12 @@ class ManagedProcess:
         if proc is None:
             return self.returncode
         try:
-            _stop_tree(proc, self.stop_timeout)
+            processes.stop_tree(proc, self.stop_timeout)
         finally:
             self.returncode = proc.returncode
             self._output = self._read_log()
             self.proc = None
-            _live.discard(self)
+            processes.LIVE.discard(self)
             if self._tmpdir is not None:
                 shutil.rmtree(self._tmpdir, ignore_errors=True)
                 self._tmpdir = None
@@ -779,7 +685,7 @@ class ManagedProcess:
         """Live pids of the group and of every descendant (sorted)."""
         if self.proc is None:
             return []
-        return sorted(pid for pid, _ in _tree(self.proc.pid, self.proc.pid))
+        return sorted(pid for pid, _ in processes.tree(self.proc.pid, self.proc.pid))
 
     @property
     def log_path(self) -> Path | None:

@@ -20,7 +20,6 @@ Only the standard library and psycopg are used.
 from __future__ import annotations
 
 import abc
-import atexit
 import base64
 import contextlib
 import glob
@@ -45,6 +44,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
+
+from . import processes
 
 HOST = "127.0.0.1"
 ENSURE_DEPS = "scripts/ensure-system-deps"
@@ -137,47 +138,10 @@ def _is_root() -> bool:
     return os.geteuid() == 0
 
 
-def _child_pids(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        text = ""
-    if text.strip():
-        return [int(p) for p in text.split()]
-    children = []
-    for stat in glob.glob("/proc/[0-9]*/stat"):
-        try:
-            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == pid:
-            children.append(int(Path(stat).parent.name))
-    return children
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
 def _clean_env() -> dict[str, str]:
     """The current environment without libpq's PG* variables, which would leak into the
     servers' own tools (initdb reads PGDATA, for example)."""
     return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-
-
-# Started and not yet stopped: stopped at interpreter exit if a caller forgot.
-_live: set[_Service] = set()
-
-
-@atexit.register
-def _stop_leftovers() -> None:
-    for service in list(_live):
-        with contextlib.suppress(Exception):
-            service.stop()
 
 
 class _Service(abc.ABC):
@@ -247,7 +211,8 @@ class _Service(abc.ABC):
             return self
         self._check_binaries()
         self.dir = self._make_dir()
-        _live.add(self)
+        # Started and not yet stopped: stopped at interpreter exit if a caller forgot.
+        processes.LIVE.add(self)
         try:
             self._prepare()
             for attempt in range(1, _PORT_ATTEMPTS + 1):
@@ -273,7 +238,7 @@ class _Service(abc.ABC):
             if self.dir is not None:
                 shutil.rmtree(self.dir, ignore_errors=True)
                 self.dir = None
-            _live.discard(self)
+            processes.LIVE.discard(self)
 
     # -- hooks ---------------------------------------------------------------------------
 
@@ -400,9 +365,9 @@ class _Service(abc.ABC):
         if pidfile is not None:
             with contextlib.suppress(OSError, ValueError, IndexError):
                 pid = int(pidfile.read_text().split()[0])
-                if _pid_alive(pid):
+                if processes.alive(pid):
                     return pid
-        children = _child_pids(self.proc.pid)
+        children = processes.child_pids(self.proc.pid)
         return children[0] if children else None
 
     def _kill_process(self) -> None:
@@ -410,19 +375,8 @@ class _Service(abc.ABC):
         if proc is None:
             return
         try:
-            pid = self.pid or proc.pid
-            for sig in (*self.stop_signals, signal.SIGKILL):
-                if proc.poll() is not None:
-                    break
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, sig)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(self.stop_timeout)
-            if proc.poll() is None:
-                # runuser can outlive a SIGKILLed server only briefly; make sure.
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(self.stop_timeout)
+            # The stop signals, then SIGKILL, to the server itself; then to runuser if need be.
+            processes.stop_process(proc, self.stop_signals, self.stop_timeout, pid=self.pid)
         finally:
             self.proc = None
             self._server_pid = None

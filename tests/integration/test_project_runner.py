@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from tests.harness import Memcached, PgBouncer, Postgres, Redis
+from tests.harness import Memcached, PgBouncer, Postgres, Redis, processes
 from tests.harness.project import (
     CONTRACT_VARS,
     ProjectEnv,
@@ -34,18 +34,10 @@ pytestmark = pytest.mark.integration
 FAKE_PROJECT = Path(__file__).parent / "fixtures" / "fake_project"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
 def _wait_gone(pids: list[int], timeout: float = 2.0) -> list[int]:
     """The pids still alive after `timeout` (orphans are reaped by init, not at once)."""
     deadline = time.monotonic() + timeout
-    while (alive := [p for p in pids if _alive(p)]) and time.monotonic() < deadline:
+    while (alive := [p for p in pids if processes.alive(p)]) and time.monotonic() < deadline:
         time.sleep(0.05)
     return alive
 
@@ -306,7 +298,7 @@ def test_worker_waits_for_its_ready_line(fake_project: Path, project_env: Projec
         match = worker.wait_for_log(r"^fake worker tick 2$", timeout=10)
         assert worker.wait_for_log(r"tick 3", since=match.end()).group() == "tick 3"
         pid = int(re.findall(r"ready: pid (\d+)", worker.output)[0])
-        assert _alive(pid)
+        assert processes.alive(pid)
     assert not _wait_gone([pid])
 
 
