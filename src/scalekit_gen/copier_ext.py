@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import sys
+import weakref
 from collections.abc import Mapping, MutableMapping
 from contextlib import suppress
 from functools import lru_cache
@@ -132,7 +133,7 @@ def _memoize_from_string(environment: Environment) -> None:
 
     Copier renders every path part with `from_string`, which Jinja never caches: the same
     parts (`{{ package }}`, `{{ fastapi_only }}`, a module's `yield`) come back for every
-    file below them, and recompiling them was most of a render. A compiled template is
+    file below them, and recompiling them took about a quarter of a render. A compiled template is
     immutable and renders the same given the same context, so reusing it is exact. The
     extensions' `preprocess` still runs on every call: Copier's `yield` extension resets its
     per-template state there, and a reused template must start from the same state as a new
@@ -169,20 +170,21 @@ class _CompileCache(FileSystemBytecodeCache):
 
     def __init__(self) -> None:
         super().__init__(directory="")  # a folder per environment, see _folder
-        self._ready: dict[int, str | None] = {}
+        self._ready: weakref.WeakKeyDictionary[Environment, str | None] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def _folder(self, environment: Environment) -> str | None:
         # Chosen on first use: while the extension is created, the environment's list of
         # extensions is not complete yet.
-        key = id(environment)
-        if key not in self._ready:
+        if environment not in self._ready:
             folder = compile_cache_dir(environment)
             try:
                 folder.mkdir(parents=True, exist_ok=True)
-                self._ready[key] = str(folder)
+                self._ready[environment] = str(folder)
             except OSError:
-                self._ready[key] = None
-        return self._ready[key]
+                self._ready[environment] = None
+        return self._ready[environment]
 
     def _get_cache_filename(self, bucket: Bucket) -> str:
         return os.path.join(self._folder(bucket.environment) or "", self.pattern % bucket.key)
@@ -192,7 +194,7 @@ class _CompileCache(FileSystemBytecodeCache):
             return
         try:
             super().load_bytecode(bucket)
-        except (OSError, ValueError, EOFError, TypeError):
+        except Exception:  # damaged in any way (marshal, pickle, I/O): compile instead
             bucket.reset()
 
     def dump_bytecode(self, bucket: Bucket) -> None:
@@ -221,15 +223,28 @@ _CODEGEN_SETTINGS = (
     "optimized",
     "is_async",
     "finalize",
+    # A sandboxed environment compiles calls and operators through its checks; a plain one
+    # does not. Code compiled by one must never run in the other.
+    "sandboxed",
+    "intercepted_binops",
+    "intercepted_unops",
 )
 
 
 def compile_cache_dir(environment: Environment) -> Path:
     """Where this environment's compiled templates are kept, one folder per configuration."""
     settings = [repr(getattr(environment, name, None)) for name in _CODEGEN_SETTINGS]
+    settings.append(type(environment).__qualname__)
     extensions = sorted(environment.extensions)
+    # Whether a filter or test takes the context is decided when a template is compiled.
+    passes = [
+        f"{kind}:{name}:{getattr(function, 'jinja_pass_arg', None)}"
+        for kind, table in (("filter", environment.filters), ("test", environment.tests))
+        for name, function in sorted(table.items())
+    ]
     versions = [sys.version, jinja2.__version__, __version__]
-    digest = hashlib.sha256(json.dumps([versions, extensions, settings]).encode()).hexdigest()
+    key = json.dumps([versions, extensions, settings, passes])
+    digest = hashlib.sha256(key.encode()).hexdigest()
     return Path(user_cache_dir("scalekit")) / "jinja" / digest[:16]
 
 

@@ -15,7 +15,7 @@ from scalekit_gen.catalog import DECISION_LIST, Decision, Kind
 from scalekit_gen.paths import template_dir
 
 HEADER = (
-    "# GENERATED from src/scalekit_gen/catalog.py by `python -m scalekit_gen.copier_spec`.\n"
+    "# GENERATED from src/scalekit_gen/catalog/ by `python -m scalekit_gen.copier_spec`.\n"
     "# Do not edit by hand: tests/unit/test_copier_spec.py fails when this file drifts.\n"
     "# Plain Copier works too (the scalekit-gen package must be installed next to it):\n"
     "#   copier copy --trust path/to/templates my-service\n"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from scalekit_gen.catalog import allowed_values
+from scalekit_gen.catalog import DECISIONS, allowed_values
 from scalekit_gen.render import render_project
 from tests.harness.project import ProjectEnv, Server, Worker
 from tests.integration.generated import INSTALL_TIMEOUT, assert_loadtest_passes, blueprint
@@ -45,11 +45,19 @@ JOB_TIMEOUT = 45.0
 Case = tuple[str, dict[str, str]]
 
 
+def _spare_caches(framework: str) -> list[str]:
+    """The cache options no preset of `framework` runs, in catalog order."""
+    used = {blueprint(preset)["cache"] for preset in PRESETS[framework]}
+    return [cache for cache in DECISIONS["cache"].values if cache not in used]
+
+
 def _cases() -> list[Case]:
     """(preset, answers): every preset as it is, then each (framework, concurrency) base as it
     is when no preset is already it, then each queue the catalog allows there that the base
-    does not use."""
+    does not use. The cache options no preset of the framework runs ride along, one on each
+    queue case in turn, so that every cache module runs for real at no extra case."""
     cases: list[Case] = [(p, {}) for presets in PRESETS.values() for p in presets]
+    spare = {framework: _spare_caches(framework) for framework in PRESETS}
     for (framework, concurrency), (preset, answers) in BASES.items():
         if answers:
             cases.append((preset, answers))
@@ -57,7 +65,9 @@ def _cases() -> list[Case]:
         context = {"framework": framework, "concurrency": concurrency}
         for queue in allowed_values("queue", context):
             if queue not in ("none", covered):
-                cases.append((preset, {**answers, "queue": queue}))
+                cache = {"cache": spare[framework].pop(0)} if spare[framework] else {}
+                cases.append((preset, {**answers, "queue": queue, **cache}))
+    assert not any(spare.values()), f"cache options left without a case: {spare}"
     return cases
 
 

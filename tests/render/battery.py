@@ -572,6 +572,92 @@ for path in sys.argv[1:]:
 
 
 @check
+def no_constant_guards(project: Rendered) -> Iterator[str]:
+    """No module-level True/False constant that an `if` in the same module tests: that is an
+    answer rendered as a value with the branch for the other answer left in, dead code the
+    template should not have written (render the branch instead)."""
+    sources = [relative for relative in project.files if relative.endswith(".py")]
+    if not sources:
+        return
+    done = subprocess.run(
+        [find_python(), "-c", _CONSTANT_GUARDS, *sources],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        yield f"the constant-guard scan crashed: {done.stderr[-1000:]}"
+    yield from done.stdout.splitlines()
+
+
+# Prints one line per `if` on a module-level boolean constant; run by the projects' Python.
+_CONSTANT_GUARDS = """
+import ast
+import sys
+
+for path in sys.argv[1:]:
+    tree = ast.parse(open(path, encoding="utf-8").read(), path)
+    constants = set()
+    for node in tree.body:
+        value = getattr(node, "value", None)
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        if isinstance(value, ast.Constant) and isinstance(value.value, bool):
+            constants |= {t.id for t in targets if isinstance(t, ast.Name)}
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.If, ast.IfExp, ast.While)):
+            continue
+        test = node.test.operand if isinstance(node.test, ast.UnaryOp) else node.test
+        if isinstance(test, ast.Name) and test.id in constants:
+            print(f"{path}:{node.lineno}: `if {test.id}` tests a constant the template rendered")
+"""
+
+# What a project must not mention when the option behind it was not chosen: settings, .env
+# lines, imports, README sentences for someone else's stack. Decision records are exempt:
+# they list the alternatives on purpose.
+UNCHOSEN_MARKERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("uses_sentry", "observability has no sentry", ("SENTRY_DSN", "sentry_sdk", "sentry-sdk")),
+    ("uses_opentelemetry", "observability has no opentelemetry", ("OTEL_", "opentelemetry")),
+    (
+        "uses_prometheus",
+        "observability has no prometheus",
+        ("PROMETHEUS_MULTIPROC_DIR", "prometheus_client", "prometheus-client"),
+    ),
+    ("uses_memcached", "the cache has no memcached", ("pymemcache", "memcached://", "CACHE_URL")),
+    ("uses_rabbitmq", "the broker is not rabbitmq", ("amqp://", "RABBITMQ_")),
+    ("has_queue", "there is no queue", ("BROKER_URL",)),
+    ("uses_k6", "load tests have no k6", ("k6 run", "k6.js")),
+)
+# FastAPI projects keep no sessions: the files that describe the stack must not say so.
+SESSIONS = re.compile(r"\bsessions\b(?! per)", re.IGNORECASE)
+STACK_DESCRIPTIONS = ("README.md", "docker-compose.yml", ".env", ".env.example")
+
+
+@check
+def nothing_of_unchosen_options(project: Rendered) -> Iterator[str]:
+    markers = [
+        (marker, why)
+        for flag, why, found in UNCHOSEN_MARKERS
+        if not project.derived[flag]
+        for marker in found
+    ]
+    for relative in project.files:
+        if relative.startswith("docs/decisions/") or relative == ANSWERS_FILE:
+            continue
+        try:
+            text = project.text(relative)
+        except UnicodeDecodeError:
+            continue
+        for marker, why in markers:
+            if marker in text:
+                yield f"{relative} mentions {marker!r}, but {why}"
+        if project.derived["is_fastapi"] and relative in STACK_DESCRIPTIONS:
+            for match in SESSIONS.finditer(text):
+                line = text[: match.start()].count("\n") + 1
+                yield f"{relative}:{line} mentions sessions, which FastAPI projects do not keep"
+
+
+@check
 def python_files_pass_ruff(project: Rendered) -> Iterator[str]:
     """Ruff with the project's own configuration, as the project's `make lint` runs it."""
     if not any(relative.endswith(".py") for relative in project.files):

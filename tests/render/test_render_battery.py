@@ -180,6 +180,24 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
         _edit("deploy/kubernetes/base/migrations-job.yaml", '"upgrade", "head"', '"upgrade"'),
         "migrations",
     ),
+    "constant-guarding-a-branch": (
+        _write(
+            "src/acme_shop/core/flags.py", "ENABLED = False\n\nif ENABLED:\n    ENABLED = True\n"
+        ),
+        "constant_guards",
+    ),
+    "unchosen-opentelemetry-setting": (
+        _edit(".env.example", "LOG_LEVEL=", "OTEL_EXPORTER_OTLP_ENDPOINT=\nLOG_LEVEL="),
+        "unchosen_options",
+    ),
+    "sessions-in-a-fastapi-readme": (
+        _edit(
+            "README.md",
+            "| `LOG_LEVEL` |",
+            "| `SESSION_URL` | where sessions live |\n| `LOG_LEVEL` |",
+        ),
+        "unchosen_options",
+    ),
     "django-setting-in-fastapi": (
         _edit(
             "docker-compose.yml", '    PORT: "8000"\n', '    PORT: "8000"\n    HTTPS_ONLY: "1"\n'

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import copier
 import pytest
+from pytest_copie.plugin import Copie
 
 from scalekit_gen.blueprint import AnswerLayer, Blueprint, build_blueprint
 from scalekit_gen.catalog import DECISIONS, REQUIREMENTS
@@ -130,20 +130,21 @@ IN_PROCESS: dict[str, dict[str, Any]] = {
 
 
 @pytest.mark.parametrize("data", IN_PROCESS.values(), ids=IN_PROCESS.keys())
-def test_copier_run_copy_in_process(data: dict[str, Any], tmp_path: Path) -> None:
+def test_copier_renders_in_process(data: dict[str, Any], copie: Copie) -> None:
+    """Through pytest-copie, as template authors test theirs: the answers are given as
+    defaults, so Copier's own questions (computed defaults, conditions, validators) run."""
     blueprint: Blueprint = build_blueprint([AnswerLayer("copier data", data)])
-    dst = tmp_path / "in-process"
-    copier.run_copy(str(TEMPLATE), dst, data=data, defaults=True, unsafe=True, quiet=True)
-    check_rendered_project(dst, blueprint)
+    result = copie.copy(extra_answers=data, template_dir=TEMPLATE)
+    assert result.exception is None, result.exception
+    assert result.exit_code == 0 and result.project_dir is not None
+    check_rendered_project(result.project_dir, blueprint)
 
 
-def test_copier_run_copy_in_process_refuses(tmp_path: Path) -> None:
-    dst = tmp_path / "refused"
-    with pytest.raises(ValueError, match=RQ_MESSAGE):
-        copier.run_copy(
-            str(TEMPLATE), dst, data=REFUSED_DATA, defaults=True, unsafe=True, quiet=True
-        )
-    assert not dst.exists() or not any(dst.iterdir())
+def test_copier_in_process_refuses(copie: Copie) -> None:
+    result = copie.copy(extra_answers=REFUSED_DATA, template_dir=TEMPLATE)
+    assert isinstance(result.exception, ValueError), result
+    assert RQ_MESSAGE in str(result.exception)
+    assert result.exit_code != 0
 
 
 def _git(cwd: Path, env: dict[str, str], *args: str) -> str:

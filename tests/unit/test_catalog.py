@@ -16,8 +16,10 @@ from scalekit_gen.catalog import (
     RECORD_NUMBERS,
     REQUIREMENTS,
     Cost,
+    Decision,
     Kind,
 )
+from scalekit_gen.catalog.types import Option, Reversal
 
 OPTION_KINDS = (Kind.CHOICE, Kind.MULTI)
 FRAMEWORKS = DECISIONS["framework"].values
@@ -74,6 +76,52 @@ def test_every_option_says_when_and_what_reversal_costs(decision, option):
     assert decision.option(option.value) is option
 
 
+def _choice(*options: Option, option_reversal: Reversal | None = None) -> Decision:
+    return Decision(
+        key="x",
+        title="X",
+        question="X?",
+        context="why x matters",
+        kind=Kind.CHOICE,
+        default="a",
+        options=options,
+        option_reversal=option_reversal,
+    )
+
+
+def test_option_without_its_own_reversal_inherits_its_decisions():
+    shared = Reversal(Cost.MEDIUM, "shared by the options")
+    own = Reversal(Cost.HIGH, "this option's own")
+    decision = _choice(Option("a", "when a"), Option("b", "when b", own), option_reversal=shared)
+    assert decision.option("a").reversal is shared
+    assert decision.option("b").reversal is own
+
+
+def test_catalog_options_inherit_their_decisions_reversal():
+    framework = DECISIONS["framework"]
+    assert framework.option_reversal is not None
+    assert framework.option_reversal.cost is Cost.MAJOR
+    assert all(option.reversal is framework.option_reversal for option in framework.options)
+
+
+def test_option_without_any_reversal_is_refused():
+    with pytest.raises(ValueError, match=r"x: \['a'\] have no reversal"):
+        _choice(Option("a", "when a"), Option("b", "when b", Reversal(Cost.LOW, "b")))
+
+
+@pytest.mark.parametrize("decision", DECISION_LIST, ids=lambda d: d.key)
+def test_options_write_a_shared_reversal_once(decision):
+    own = [
+        option.reversal.reason
+        for option in decision.options
+        if option.reversal is not decision.option_reversal
+    ]
+    assert len(own) == len(set(own)), f"{decision.key}: options repeat a reversal text"
+    if decision.option_reversal is not None:
+        assert decision.option_reversal.reason not in own
+        assert len(own) < len(decision.options), f"{decision.key}: no option inherits"
+
+
 def test_option_lookup_of_unknown_value_raises_key_error():
     with pytest.raises(KeyError, match="queue has no option 'kafka'"):
         DECISIONS["queue"].option("kafka")
@@ -125,6 +173,11 @@ def test_requirements_name_real_decisions_and_options(rule):
     assert set(rule.allowed) <= set(DECISIONS[rule.other].values)
     assert set(rule.allowed) != set(DECISIONS[rule.other].values), "a rule that allows all"
     assert rule.why.strip()
+
+
+def test_consequences_are_those_written_beside_the_decisions_in_catalog_order():
+    written = tuple(c for decision in DECISION_LIST for c in decision.consequences)
+    assert written == CONSEQUENCES
 
 
 @pytest.mark.parametrize("consequence", CONSEQUENCES, ids=lambda c: ",".join(c.when))

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from scalekit_gen.blueprint import AnswerLayer, build_blueprint
-from scalekit_gen.catalog import DECISIONS, REQUIREMENTS, Requirement
+from scalekit_gen.catalog import DECISION_LIST, DECISIONS, REQUIREMENTS, Requirement
 from scalekit_gen.errors import BlueprintError, Problem
 
 RULE_KEYS = ("framework", "concurrency", "queue", "broker")
@@ -62,6 +62,17 @@ def _builds(combo: dict[str, str]) -> bool:
     except BlueprintError:
         return False
     return True
+
+
+def test_rules_are_the_needs_written_on_options_in_catalog_order():
+    written = [
+        (decision.key, option.value, need.other, need.allowed, need.why)
+        for decision in DECISION_LIST
+        for option in decision.options
+        for need in option.requires
+    ]
+    assert written, "no option needs anything: the rules test nothing"
+    assert [(r.key, r.value, r.other, r.allowed, r.why) for r in REQUIREMENTS] == written
 
 
 def test_every_rule_has_a_refused_case():
