@@ -96,7 +96,7 @@ def decision_entry(blueprint: Blueprint, decision: Decision) -> dict[str, Any]:
         "consequences": [
             c.note
             for c in CONSEQUENCES
-            if decision.key in c.when and c.holds_for(blueprint.answers)
+            if c.shown_in_record_of(decision.key) and c.holds_for(blueprint.answers)
         ],
     }
 

@@ -73,7 +73,7 @@ def sizing_table(plan: Mapping[str, Any]) -> Table:
     for label, template in _SIZING_ROWS:
         if "pgbouncer" in template and not plan["derived"]["uses_pgbouncer"]:
             continue
-        if "worker" in template and plan["answers"]["queue"] == "none":
+        if "worker" in template and not plan["derived"]["has_queue"]:
             continue
         table.add_row(label, template.format(**sizing))
     return table

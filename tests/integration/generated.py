@@ -23,6 +23,11 @@ LOADTEST_ENV = {
 }
 
 
+def case_id(preset: str, answers: Mapping[str, object]) -> str:
+    """A test id that says what was rendered: `preset=fastapi-async,queue=celery`."""
+    return ",".join([f"preset={preset}", *(f"{key}={value}" for key, value in answers.items())])
+
+
 def blueprint(preset: str, **answers: object) -> Blueprint:
     """The preset, named Shop, with `answers` on top."""
     layers = [*load_preset(preset), AnswerLayer("test", {"project_name": "Shop", **answers})]

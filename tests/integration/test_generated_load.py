@@ -21,7 +21,7 @@ import pytest
 from scalekit_gen.render import render_project
 from tests.harness.project import ProjectEnv, Server, http_request, run_make
 from tests.harness.services import free_port
-from tests.integration.generated import INSTALL_TIMEOUT, blueprint
+from tests.integration.generated import INSTALL_TIMEOUT, blueprint, case_id
 
 pytestmark = pytest.mark.integration
 
@@ -73,9 +73,7 @@ def _burst(server: Server, path: str, clients: int, rounds: int) -> Counter[str]
     return outcomes
 
 
-@pytest.mark.parametrize(
-    ("preset", "answers"), CASES, ids=["-".join([p, *a.values()]) for p, a in CASES]
-)
+@pytest.mark.parametrize(("preset", "answers"), CASES, ids=[case_id(p, a) for p, a in CASES])
 def test_generated_project_holds_load(
     preset: str,
     answers: dict[str, str],

@@ -21,7 +21,12 @@ import pytest
 from scalekit_gen.catalog import DECISIONS, allowed_values
 from scalekit_gen.render import render_project
 from tests.harness.project import ProjectEnv, Server, Worker
-from tests.integration.generated import INSTALL_TIMEOUT, assert_loadtest_passes, blueprint
+from tests.integration.generated import (
+    INSTALL_TIMEOUT,
+    assert_loadtest_passes,
+    blueprint,
+    case_id,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -75,8 +80,7 @@ CASES = _cases()
 
 
 def _case_id(case: Case) -> str:
-    preset, answers = case
-    return "-".join([preset, *answers.values()])
+    return case_id(*case)
 
 
 def _crud_round_trip(server: Server, module: str) -> None:
@@ -166,7 +170,7 @@ def test_generated_project_runs_end_to_end(
 ) -> None:
     preset, answers = case
     project = blueprint(preset, modules="catalog,billing", **answers)
-    root = render_project(project, tmp_path / _case_id(case), git=False).destination
+    root = render_project(project, tmp_path / "project", git=False).destination
     env = project_env_factory(
         cache=project.derived()["uses_memcached"], replicas=project["read_replicas"]
     )

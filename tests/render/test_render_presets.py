@@ -19,7 +19,7 @@ def test_presets_are_shipped() -> None:
     assert len({p.name for p in PRESETS}) == len(PRESETS)
 
 
-@pytest.mark.parametrize("preset", PRESETS, ids=[p.name for p in PRESETS])
+@pytest.mark.parametrize("preset", PRESETS, ids=[f"preset={p.name}" for p in PRESETS])
 def test_preset_renders_offline(
     preset: PresetInfo, render: RenderFn, no_network: list[str]
 ) -> None:

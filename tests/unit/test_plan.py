@@ -192,3 +192,20 @@ def test_display(value, text):
 
 def test_reversal_of_unchosen_multi_falls_back_to_low():
     assert reversal_of(DECISIONS["observability"], ()) == ("low", "")
+
+
+@pytest.mark.parametrize(
+    ("framework", "note"),
+    [
+        ("fastapi", "Redis still runs: the rate limiter lives there."),
+        ("django", "Redis still runs: the rate limiter and sessions live there."),
+    ],
+    ids=["framework=fastapi", "framework=django"],
+)
+def test_a_consequence_narrowed_to_one_record_is_shown_only_there(framework, note):
+    answers = {"project_name": "shop", "framework": framework, "cache": "none"}
+    plan = build_plan(build_blueprint([AnswerLayer("test", answers)]))
+    entries = {entry["key"]: entry for entry in plan["decisions"]}
+    assert note in entries["cache"]["consequences"]
+    assert note not in entries["framework"]["consequences"]
+    assert note in plan["consequences"]  # the README's list holds every consequence

@@ -418,10 +418,12 @@ CACHE = Decision(
         Consequence(
             {"cache": ("none", "memcached"), "framework": ("fastapi",)},
             "Redis still runs: the rate limiter lives there.",
+            shown_in=("cache",),
         ),
         Consequence(
             {"cache": ("none", "memcached"), "framework": ("django",)},
             "Redis still runs: the rate limiter and sessions live there.",
+            shown_in=("cache",),
         ),
     ),
 )

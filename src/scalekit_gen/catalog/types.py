@@ -76,9 +76,15 @@ class Consequence:
 
     when: Mapping[str, tuple[str, ...]]
     note: str
+    # The decisions whose records show it; every decision in `when` unless narrowed (a note
+    # that depends on the framework but is about the cache belongs in the cache's record).
+    shown_in: tuple[str, ...] = ()
 
     def holds_for(self, answers: Answers) -> bool:
         return all(answers.get(key) in values for key, values in self.when.items())
+
+    def shown_in_record_of(self, key: str) -> bool:
+        return key in (self.shown_in or tuple(self.when))
 
 
 @dataclass(frozen=True)
