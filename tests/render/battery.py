@@ -541,23 +541,28 @@ def readme_names_the_project_and_links_every_record(project: Rendered) -> Iterat
 RUFF = Path(sys.executable).parent / "ruff"
 
 
-@check
-def python_files_compile(project: Rendered) -> Iterator[str]:
-    """Every .py file compiles under the Python the projects run on (>= 3.12, whose syntax
-    ours, 3.11, cannot parse), in one process for the whole tree."""
+def _scan_python_files(project: Rendered, script: str, what: str) -> Iterator[str]:
+    """Run `script` with the projects' Python (>= 3.12, whose syntax ours, 3.11, cannot
+    parse) over every .py file in one process; each line it prints is a problem."""
     sources = [relative for relative in project.files if relative.endswith(".py")]
     if not sources:
         return
     done = subprocess.run(
-        [find_python(), "-c", _COMPILE_EACH, *sources],
+        [find_python(), "-c", script, *sources],
         cwd=project.root,
         capture_output=True,
         text=True,
         check=False,
     )
     if done.returncode != 0:
-        yield f"compiling crashed: {done.stderr[-1000:]}"
+        yield f"{what} crashed: {done.stderr[-1000:]}"
     yield from done.stdout.splitlines()
+
+
+@check
+def python_files_compile(project: Rendered) -> Iterator[str]:
+    """Every .py file compiles under the Python the projects run on."""
+    yield from _scan_python_files(project, _COMPILE_EACH, "compiling")
 
 
 # Prints one line per file that does not compile; run by the projects' Python.
@@ -576,19 +581,7 @@ def no_constant_guards(project: Rendered) -> Iterator[str]:
     """No module-level True/False constant that an `if` in the same module tests: that is an
     answer rendered as a value with the branch for the other answer left in, dead code the
     template should not have written (render the branch instead)."""
-    sources = [relative for relative in project.files if relative.endswith(".py")]
-    if not sources:
-        return
-    done = subprocess.run(
-        [find_python(), "-c", _CONSTANT_GUARDS, *sources],
-        cwd=project.root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        yield f"the constant-guard scan crashed: {done.stderr[-1000:]}"
-    yield from done.stdout.splitlines()
+    yield from _scan_python_files(project, _CONSTANT_GUARDS, "the constant-guard scan")
 
 
 # Prints one line per `if` on a module-level boolean constant; run by the projects' Python.
