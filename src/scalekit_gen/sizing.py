@@ -33,6 +33,7 @@ class Assumptions:
     min_replicas: int = 2  # two pods, so a PodDisruptionBudget can always keep one
     pgbouncer_rps: int = 10_000  # requests per second one single-threaded PgBouncer carries
     postgres_reserved: int = 10  # superuser_reserved_connections, migrations, admin, metrics
+    statement_timeout_ms: int = 5000  # the longest one SQL statement of the app may run
 
 
 DEFAULT_ASSUMPTIONS = Assumptions()
@@ -74,6 +75,15 @@ FORMULAS: tuple[tuple[str, str], ...] = (
         "PostgreSQL max_connections",
         "max(100, server connections + postgres_reserved, rounded up to 10)",
     ),
+    (
+        "app role's statement_timeout / idle_in_transaction_session_timeout",
+        "statement_timeout_ms / 2 × statement_timeout_ms",
+    ),
+    (
+        "PgBouncer query_timeout / idle_transaction_timeout (backstops)",
+        "⌈statement_timeout_ms / 1000⌉ + 5 s / ⌈2 × statement_timeout_ms / 1000⌉ + 5 s",
+    ),
+    ("migrations' lock_timeout (statement_timeout off)", "statement_timeout_ms"),
 )
 
 
@@ -103,6 +113,11 @@ class Sizing:
     server_keepalive_s: int
     server_graceful_timeout_s: int
     server_timeout_s: int
+    db_statement_timeout_ms: int
+    db_idle_in_transaction_timeout_ms: int
+    db_migration_lock_timeout_ms: int
+    pgbouncer_query_timeout_s: int
+    pgbouncer_idle_transaction_timeout_s: int
     warnings: tuple[str, ...]
 
     def as_dict(self) -> dict[str, Any]:
@@ -186,6 +201,9 @@ def size(
             server = bouncers * bouncer_pool
 
     max_connections = max(100, _round_up(server + a.postgres_reserved, 10))
+    # PostgreSQL bounds the app's statements and idle transactions (role settings); PgBouncer's
+    # own limits sit a little above them, a backstop for a role that lacks the settings.
+    idle_in_transaction_ms = 2 * a.statement_timeout_ms
     return Sizing(
         peak_rps=peak,
         peak_rps_estimated=peak_rps <= 0,
@@ -211,6 +229,11 @@ def size(
         server_keepalive_s=5,
         server_graceful_timeout_s=30,
         server_timeout_s=30,
+        db_statement_timeout_ms=a.statement_timeout_ms,
+        db_idle_in_transaction_timeout_ms=idle_in_transaction_ms,
+        db_migration_lock_timeout_ms=a.statement_timeout_ms,
+        pgbouncer_query_timeout_s=math.ceil(a.statement_timeout_ms / 1000) + 5,
+        pgbouncer_idle_transaction_timeout_s=math.ceil(idle_in_transaction_ms / 1000) + 5,
         warnings=_warnings(pooling, design, hpa_max, max_connections, a),
     )
 

@@ -13,6 +13,7 @@ never from the rendered files themselves, so the battery cannot agree with a wro
 
 from __future__ import annotations
 
+import configparser
 import fnmatch
 import json
 import re
@@ -434,6 +435,7 @@ def _capacity_expectations(project: Rendered) -> list[tuple[str, str | None]]:
     pgbouncer = answers["pooling"] != "app-pool-only"
     queue = answers["queue"] != "none"
     sync = answers["concurrency"] == "sync"
+    django = answers["framework"] == "django"
 
     def when(condition: bool, value: str) -> str | None:
         return value if condition else None
@@ -461,8 +463,21 @@ def _capacity_expectations(project: Rendered) -> list[tuple[str, str | None]]:
         ("reserved for migrations", str(s["postgres_reserved_connections"])),
         (
             "keep-alive",
-            f"{s['server_keepalive_s']} s / {s['server_graceful_timeout_s']} s / "
-            f"{s['server_timeout_s']} s",
+            f"{s['server_keepalive_s']} s / {s['server_graceful_timeout_s']} s"
+            + (f" / {s['server_timeout_s']} s" if django else ""),
+        ),
+        (
+            "`statement_timeout` / `idle_in_transaction_session_timeout`",
+            f"{s['db_statement_timeout_ms']} ms / {s['db_idle_in_transaction_timeout_ms']} ms",
+        ),
+        ("migrations' `lock_timeout`", f"{s['db_migration_lock_timeout_ms']} ms"),
+        (
+            "PgBouncer `query_timeout`",
+            when(
+                pgbouncer,
+                f"{s['pgbouncer_query_timeout_s']} s / "
+                f"{s['pgbouncer_idle_transaction_timeout_s']} s / {s['server_timeout_s']} s",
+            ),
         ),
     ]
 
@@ -715,6 +730,54 @@ def kubernetes_manifests_are_complete_and_sized(project: Rendered) -> Iterator[s
         expected = (project.sizing["hpa_min_replicas"], project.sizing["hpa_max_replicas"])
         if bounds != expected:
             yield f"HPA {hpa['metadata'].get('name')} replicas {bounds}, sizing says {expected}"
+
+
+PGBOUNCER_INI = "deploy/pgbouncer/pgbouncer.ini"
+PGBOUNCER_MANIFEST = f"{KUBERNETES_DIR}base/pgbouncer.yaml"
+
+
+def _ini_section(text: str, section: str) -> dict[str, str]:
+    parser = configparser.ConfigParser(comment_prefixes=(";",), inline_comment_prefixes=None)
+    parser.read_string(text)
+    return dict(parser[section])
+
+
+def _pgbouncer_configs(project: Rendered) -> Iterator[tuple[str, str]]:
+    """(where, pgbouncer.ini text): the Compose file's and the Kubernetes ConfigMap's."""
+    yield PGBOUNCER_INI, project.text(PGBOUNCER_INI)
+    if project.derived["uses_kubernetes"]:
+        for document in _yaml_documents(project, PGBOUNCER_MANIFEST):
+            if document.get("kind") == "ConfigMap":
+                yield f"{PGBOUNCER_MANIFEST} ConfigMap", document["data"]["pgbouncer.ini"]
+
+
+@check
+def pgbouncer_configs_hold_the_sizing_and_agree(project: Rendered) -> Iterator[str]:
+    """Both pgbouncer.ini copies (Compose, Kubernetes) have the sizing's pool and timeouts,
+    and the same value for every setting they share."""
+    if project.answers["pooling"] == "app-pool-only":
+        return
+    s = project.sizing
+    expected = {
+        "pool_mode": project.derived["pgbouncer_pool_mode"],
+        "max_client_conn": s["pgbouncer_max_client_conn"],
+        "default_pool_size": s["pgbouncer_default_pool_size"],
+        "reserve_pool_size": s["pgbouncer_reserve_pool_size"],
+        "query_wait_timeout": s["server_timeout_s"],
+        "query_timeout": s["pgbouncer_query_timeout_s"],
+        "idle_transaction_timeout": s["pgbouncer_idle_transaction_timeout_s"],
+    }
+    seen: dict[str, dict[str, str]] = {}
+    for where, text in _pgbouncer_configs(project):
+        settings = seen[where] = _ini_section(text, "pgbouncer")
+        for key, value in expected.items():
+            if settings.get(key) != str(value):
+                yield f"{where}: {key} = {settings.get(key)!r}, the sizing says {value!r}"
+    if len(seen) == 2:
+        first, second = seen.values()
+        for key in sorted(first.keys() & second.keys()):
+            if first[key] != second[key]:
+                yield f"the PgBouncer configs disagree on {key}: {first[key]!r} / {second[key]!r}"
 
 
 CI_FILES = {"github": ".github/workflows/ci.yml", "gitlab": ".gitlab-ci.yml"}

@@ -98,6 +98,18 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
     "git-dir": (_write(".git/HEAD", "ref: refs/heads/main\n"), "machinery"),
     "staging-left": (_write("../.good.x.scalekit-partial/f", "x\n"), "machinery"),
     "bad-yaml": (_write("deploy/bad.yaml", "a: [\n"), "yaml"),
+    "pgbouncer-query-timeout": (
+        _edit("deploy/pgbouncer/pgbouncer.ini", "query_timeout = ", "query_timeout = 1"),
+        "pgbouncer_configs",
+    ),
+    "pgbouncer-copies-disagree": (
+        _edit(
+            "deploy/kubernetes/base/pgbouncer.yaml",
+            "server_lifetime = 3600",
+            "server_lifetime = 60",
+        ),
+        "pgbouncer_configs",
+    ),
     "answer-changed": (
         _edit(".copier-answers.yml", "read_replicas: 1", "read_replicas: 2"),
         "answers",

@@ -164,6 +164,17 @@ def test_sizing_serialises_to_plain_values(args):
             assert value >= 0, key
 
 
+@SETTINGS
+@given(inputs)
+def test_pgbouncer_limits_sit_above_postgresqls(args):
+    """PostgreSQL's own timeouts fire first (a clean error on one statement); PgBouncer's
+    are the backstop, for a role that lacks the settings."""
+    s = size(**args)
+    assert s.pgbouncer_query_timeout_s * 1000 > s.db_statement_timeout_ms
+    assert s.pgbouncer_idle_transaction_timeout_s * 1000 > s.db_idle_in_transaction_timeout_ms
+    assert s.db_idle_in_transaction_timeout_ms > s.db_statement_timeout_ms
+
+
 # --------------------------------------------------------------------------- worked examples
 
 
@@ -196,6 +207,11 @@ def test_ten_thousand_users_async_transaction():
         "server_keepalive_s": 5,
         "server_graceful_timeout_s": 30,
         "server_timeout_s": 30,
+        "db_statement_timeout_ms": 5000,
+        "db_idle_in_transaction_timeout_ms": 10000,
+        "db_migration_lock_timeout_ms": 5000,
+        "pgbouncer_query_timeout_s": 10,
+        "pgbouncer_idle_transaction_timeout_s": 15,
         "warnings": [],
     }
 
