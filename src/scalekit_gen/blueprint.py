@@ -80,6 +80,8 @@ class Derived:
     has_replicas: bool
     uses_pgbouncer: bool
     pgbouncer_pool_mode: str | None  # "transaction" / "session", None without PgBouncer
+    # PgBouncer lends a server connection per transaction: no named prepared statements.
+    uses_transaction_pooling: bool
     db_driver: str
     # Django keeps psycopg's pool in each process unless PgBouncer is there and gunicorn's
     # threads can each keep their connection (WSGI); the catalog's pooling consequences say why.
@@ -118,6 +120,7 @@ def derive(
         has_replicas=a["read_replicas"] > 0,
         uses_pgbouncer=pgbouncer,
         pgbouncer_pool_mode=a["pooling"].removeprefix("pgbouncer-") if pgbouncer else None,
+        uses_transaction_pooling=a["pooling"] == "pgbouncer-transaction",
         db_driver=("asyncpg" if async_ else "psycopg") if fastapi else "psycopg",
         django_db_pool=not fastapi and (async_ or not pgbouncer),
         uses_redis_cache=a["cache"] in ("redis", "redis+memcached"),

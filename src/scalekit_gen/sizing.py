@@ -47,8 +47,8 @@ FORMULAS: tuple[tuple[str, str], ...] = (
         "web processes per pod",
         "async: cpu_per_pod (one event loop per core); sync: 2 × cpu_per_pod + 1 (gunicorn's rule)",
     ),
-    ("HPA max replicas", "max(min_replicas, ⌈design RPS / RPS per pod⌉)"),
     ("HPA min replicas", "max(min_replicas, ⌈peak RPS / 2 / RPS per pod⌉)"),
+    ("HPA max replicas", "max(2 × HPA min, ⌈design RPS / RPS per pod⌉)"),
     ("in-flight requests per process", "⌈design RPS × latency / (HPA max × processes per pod)⌉"),
     ("DB pool per process", "clamp(in-flight per process, 4, 20), max_overflow = ⌈pool / 2⌉"),
     ("sync threads per process", "pool + max_overflow (a thread never waits for a connection)"),
@@ -167,8 +167,9 @@ def size(
     pod_rps = a.cpu_per_pod * 1000 / a.cpu_ms_per_request
 
     processes = web_processes_per_pod(concurrency, a)
-    hpa_max = max(a.min_replicas, math.ceil(design / pod_rps))
     hpa_min = max(a.min_replicas, math.ceil(peak / 2 / pod_rps))
+    # Room to scale out even at the smallest size: an HPA whose min equals its max is none.
+    hpa_max = max(2 * hpa_min, math.ceil(design / pod_rps))
 
     in_flight = math.ceil(design * a.latency_ms / 1000 / (hpa_max * processes))
     pool = _clamp(in_flight, 4, 20)

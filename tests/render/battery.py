@@ -767,6 +767,9 @@ def pgbouncer_configs_hold_the_sizing_and_agree(project: Rendered) -> Iterator[s
         "query_timeout": s["pgbouncer_query_timeout_s"],
         "idle_transaction_timeout": s["pgbouncer_idle_transaction_timeout_s"],
     }
+    if project.derived["pgbouncer_pool_mode"] == "transaction":
+        # The drivers make no named prepared statements; PgBouncer must not pretend to route them.
+        expected["max_prepared_statements"] = 0
     seen: dict[str, dict[str, str]] = {}
     for where, text in _pgbouncer_configs(project):
         settings = seen[where] = _ini_section(text, "pgbouncer")

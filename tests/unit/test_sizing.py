@@ -166,6 +166,13 @@ def test_sizing_serialises_to_plain_values(args):
 
 @SETTINGS
 @given(inputs)
+def test_the_autoscaler_can_always_scale_out(args):
+    s = size(**args)
+    assert s.hpa_max_replicas >= 2 * s.hpa_min_replicas
+
+
+@SETTINGS
+@given(inputs)
 def test_pgbouncer_limits_sit_above_postgresqls(args):
     """PostgreSQL's own timeouts fire first (a clean error on one statement); PgBouncer's
     are the backstop, for a role that lacks the settings."""
@@ -191,12 +198,12 @@ def test_ten_thousand_users_async_transaction():
         "web_pod_cpu": 2,
         "web_pod_memory_mib": 1024,
         "hpa_min_replicas": 2,
-        "hpa_max_replicas": 2,
-        "db_pool_size": 5,
-        "db_max_overflow": 3,
+        "hpa_max_replicas": 4,
+        "db_pool_size": 4,
+        "db_max_overflow": 2,
         "worker_concurrency": 16,
         "worker_replicas": 1,
-        "client_connections": 48,
+        "client_connections": 64,
         "pgbouncer_replicas": 2,
         "pgbouncer_max_client_conn": 100,
         "pgbouncer_default_pool_size": 11,
