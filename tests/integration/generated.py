@@ -12,6 +12,13 @@ from scalekit_gen.presets import load_preset
 from tests.harness.project import run_make
 
 INSTALL_TIMEOUT = 900  # a cold uv cache downloads every pinned wheel
+#: (preset, answers): one case per framework and concurrency model.
+FRAMEWORK_CASES: tuple[tuple[str, dict[str, str]], ...] = (
+    ("fastapi-async", {}),
+    ("fastapi-sync", {}),
+    ("django-platform", {}),
+    ("django-platform", {"concurrency": "async"}),
+)
 LOADTEST_ENV = {
     "LOADTEST_USERS": "64",
     "LOADTEST_SPAWN_RATE": "32",

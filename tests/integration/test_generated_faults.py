@@ -23,17 +23,10 @@ import pytest
 from scalekit_gen.render import render_project
 from tests.harness import PgBouncer, Postgres, Redis
 from tests.harness.project import ProjectEnv, Server
-from tests.integration.generated import INSTALL_TIMEOUT, blueprint, case_id
+from tests.integration.generated import FRAMEWORK_CASES, INSTALL_TIMEOUT, blueprint, case_id
 
 pytestmark = pytest.mark.integration
 
-#: (preset, answers) per framework and concurrency model.
-CASES = (
-    ("fastapi-async", {}),
-    ("fastapi-sync", {}),
-    ("django-platform", {}),
-    ("django-platform", {"concurrency": "async"}),
-)
 #: How long Redis stays down, and how long the service may take to say "ok" once it is back.
 OUTAGE_S = 4.0
 RECOVERY_S = 10.0
@@ -78,7 +71,9 @@ def _traffic(
     return outcomes, slowest
 
 
-@pytest.mark.parametrize(("preset", "answers"), CASES, ids=[case_id(p, a) for p, a in CASES])
+@pytest.mark.parametrize(
+    ("preset", "answers"), FRAMEWORK_CASES, ids=[case_id(p, a) for p, a in FRAMEWORK_CASES]
+)
 def test_a_redis_outage_degrades_the_service_without_failing_a_request(
     preset: str,
     answers: dict[str, str],

@@ -21,17 +21,10 @@ import pytest
 from scalekit_gen.render import render_project
 from tests.harness.project import ProjectEnv, Server, http_request, run_make
 from tests.harness.services import free_port
-from tests.integration.generated import INSTALL_TIMEOUT, blueprint, case_id
+from tests.integration.generated import FRAMEWORK_CASES, INSTALL_TIMEOUT, blueprint, case_id
 
 pytestmark = pytest.mark.integration
 
-#: (preset, answers) per framework and concurrency model.
-CASES = (
-    ("fastapi-async", {}),
-    ("fastapi-sync", {}),
-    ("django-platform", {}),
-    ("django-platform", {"concurrency": "async"}),
-)
 #: A budget no server meets: the gate must fail the run (exit code 4, p95 over budget). The
 #: failure-ratio gate, which Locust checks first, is opened wide so that this run tests the
 #: p95 gate alone (a failed request is the business of the passing runs and the bursts).
@@ -80,7 +73,9 @@ def _burst(server: Server, path: str, clients: int, rounds: int) -> Counter[str]
     return outcomes
 
 
-@pytest.mark.parametrize(("preset", "answers"), CASES, ids=[case_id(p, a) for p, a in CASES])
+@pytest.mark.parametrize(
+    ("preset", "answers"), FRAMEWORK_CASES, ids=[case_id(p, a) for p, a in FRAMEWORK_CASES]
+)
 def test_generated_project_holds_load(
     preset: str,
     answers: dict[str, str],
