@@ -77,6 +77,9 @@ class Derived:
     is_async: bool
     is_sync: bool
     has_queue: bool
+    # The queue's client sends with blocking I/O (all but taskiq): core/send_limit.py runs
+    # the request's sends on threads of their own to bound the wait.
+    queue_client_blocks: bool
     has_replicas: bool
     uses_pgbouncer: bool
     pgbouncer_pool_mode: str | None  # "transaction" / "session", None without PgBouncer
@@ -117,6 +120,7 @@ def derive(
         is_async=async_,
         is_sync=not async_,
         has_queue=a["queue"] != "none",
+        queue_client_blocks=a["queue"] not in ("none", "taskiq"),
         has_replicas=a["read_replicas"] > 0,
         uses_pgbouncer=pgbouncer,
         pgbouncer_pool_mode=a["pooling"].removeprefix("pgbouncer-") if pgbouncer else None,

@@ -1,11 +1,19 @@
 """Generated projects under faults, on real services from the harness.
 
-A Redis outage, for each framework in each concurrency model: Redis is stopped for OUTAGE_S
-under a steady trickle of reads and writes. The cache, the rate limiter and the job queue's
-enqueue all fail open, so every read of an existing item still answers 200 (from the
-database), every write 201, /readyz stays 200 and says "degraded" (a Redis blip must not take
-every pod out of service at once); once Redis is back, /readyz says "ok" again within
-RECOVERY_S, with nothing restarted.
+For each framework in each concurrency model, one served project (module-scoped: rendered,
+installed and migrated once) goes through these faults, each under a steady trickle of
+requests:
+
+- A Redis outage: Redis is stopped for OUTAGE_S. The cache, the rate limiter and the job
+  queue's enqueue all fail open, so every read of an existing item still answers 200 (from
+  the database), every write 201, /readyz stays 200 and says "degraded" (a Redis blip must not
+  take every pod out of service at once); once Redis is back, /readyz says "ok" again within
+  RECOVERY_S, with nothing restarted.
+- A broker that hangs (accepts connections, never answers), then one that refuses them: the
+  service's BROKER_URL goes through a FaultProxy. Every write still answers 201 within
+  WRITE_BUDGET_S (the enqueue gives up after ENQUEUE_TIMEOUT_MS, 200 ms, and the module's
+  sweep does the job later), each failed send is counted, /metrics still answers, and sends
+  succeed again once the broker is back.
 
 Each case has a Redis of its own (the session's is shared by other tests and must keep
 running); PostgreSQL and PgBouncer are the session's.
@@ -13,15 +21,19 @@ running); PostgreSQL and PgBouncer are the session's.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
-from pathlib import Path
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from scalekit_gen.render import render_project
 from tests.harness import PgBouncer, Postgres, Redis
+from tests.harness.faults import FaultProxy
 from tests.harness.project import ProjectEnv, Server
 from tests.integration.generated import FRAMEWORK_CASES, INSTALL_TIMEOUT, blueprint, case_id
 
@@ -33,6 +45,57 @@ RECOVERY_S = 10.0
 #: The longest one request may take while Redis is down: the Redis clients' own timeouts
 #: (0.5-2 s) plus an enqueue that fails and is left to the sweep.
 SLOWEST_REQUEST_S = 15.0
+#: Writes sent while the broker hangs, and again while it refuses.
+BROKER_FAULT_WRITES = 6
+#: The longest a write may take while the broker misbehaves (the enqueue's budget is 200 ms;
+#: the rest is this busy machine).
+WRITE_BUDGET_S = 1.0
+#: /metrics reads the queue's depth from the broker: bounded by the client's timeouts (2 s).
+METRICS_BUDGET_S = 4.0
+
+
+@dataclass
+class Served:
+    """One case's running service and the faults a test can inject into it."""
+
+    server: Server
+    redis: Redis  # the case's own; replaced by the Redis test's restart (same port)
+    broker: FaultProxy  # BROKER_URL goes through it
+    items: list[dict[str, Any]]
+
+
+@pytest.fixture(
+    scope="module", params=FRAMEWORK_CASES, ids=[case_id(p, a) for p, a in FRAMEWORK_CASES]
+)
+def served(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres: Postgres,
+    pgbouncer: PgBouncer,
+) -> Iterator[Served]:
+    preset, answers = request.param
+    project = blueprint(preset, modules="catalog", **answers)
+    root = render_project(
+        project, tmp_path_factory.mktemp("faults") / "shop", git=False
+    ).destination
+    redis = Redis().start()
+    served: Served | None = None
+    try:
+        with ProjectEnv(postgres, pgbouncer, redis) as env:
+            env.make(root, "install", timeout=INSTALL_TIMEOUT)
+            env.make(root, "migrate")
+            broker_db = urlsplit(env.env["BROKER_URL"]).path
+            with FaultProxy("127.0.0.1", redis.port) as broker:
+                server_env = {
+                    **env.env,
+                    "BROKER_URL": f"redis://127.0.0.1:{broker.port}{broker_db}",
+                }
+                with Server(root, server_env) as server:
+                    items = [_create(server, n) for n in range(3)]
+                    served = Served(server, redis, broker, items)
+                    yield served
+    finally:
+        (served.redis if served is not None else redis).stop()
 
 
 def _create(server: Server, n: int) -> dict[str, Any]:
@@ -71,34 +134,15 @@ def _traffic(
     return outcomes, slowest
 
 
-@pytest.mark.parametrize(
-    ("preset", "answers"), FRAMEWORK_CASES, ids=[case_id(p, a) for p, a in FRAMEWORK_CASES]
-)
-def test_a_redis_outage_degrades_the_service_without_failing_a_request(
-    preset: str,
-    answers: dict[str, str],
-    tmp_path: Path,
-    postgres: Postgres,
-    pgbouncer: PgBouncer,
-) -> None:
-    project = blueprint(preset, modules="catalog", **answers)
-    root = render_project(project, tmp_path / "shop", git=False).destination
-    redis = Redis().start()
-    try:
-        with ProjectEnv(postgres, pgbouncer, redis) as env:
-            env.make(root, "install", timeout=INSTALL_TIMEOUT)
-            env.make(root, "migrate")
-            with env.server(root) as server:
-                items = [_create(server, n) for n in range(3)]
-                port = redis.port
-                redis.stop()
-                outcomes, slowest = _traffic(server, items, OUTAGE_S)
-                during = server.get("/readyz")
-                redis = Redis(port=port).start()
-                recovered_in = _seconds_until_ready(server, RECOVERY_S)
-                log = server.log_tail(60)
-    finally:
-        redis.stop()
+def test_a_redis_outage_degrades_the_service_without_failing_a_request(served: Served) -> None:
+    server = served.server
+    port = served.redis.port
+    served.redis.stop()
+    outcomes, slowest = _traffic(server, served.items, OUTAGE_S)
+    during = server.get("/readyz")
+    served.redis = Redis(port=port).start()
+    recovered_in = _seconds_until_ready(server, RECOVERY_S)
+    log = server.log_tail(60)
 
     failed = {k: v for k, v in outcomes.items() if k not in ("get 200", "list 200", "post 201")}
     assert not failed, f"requests failed while Redis was down: {dict(outcomes)}\n{log}"
@@ -108,6 +152,80 @@ def test_a_redis_outage_degrades_the_service_without_failing_a_request(
     assert during.body["status"] == "degraded" and "redis" in during.body["failed"], during
     assert "rate limiter unavailable" in server.output, log
     assert recovered_in is not None, f"/readyz not ok {RECOVERY_S}s after Redis came back\n{log}"
+
+
+def test_a_broker_that_hangs_or_refuses_costs_a_write_at_most_the_enqueue_budget(
+    served: Served,
+) -> None:
+    server, broker = served.server, served.broker
+    assert _seconds_until_ready(server, RECOVERY_S) is not None, server.log_tail(40)
+    before = _jobs_sent(server)
+    writes: list[tuple[str, int, float]] = []
+    metrics_took: float | None = None
+    try:
+        broker.black_hole()
+        writes += _writes(server, "black-hole", BROKER_FAULT_WRITES)
+        started = time.monotonic()
+        metrics = server.get("/metrics")
+        metrics_took = time.monotonic() - started
+        broker.refuse()
+        writes += _writes(server, "refuse", BROKER_FAULT_WRITES)
+    finally:
+        broker.forward()
+    after_faults = _jobs_sent(server)
+    recovered_in = _seconds_until_a_job_is_sent(server, after_faults, RECOVERY_S)
+    log = server.log_tail(60)
+
+    failed = [write for write in writes if write[1] != 201]
+    assert not failed, f"writes failed while the broker misbehaved: {failed}\n{log}"
+    slowest = max(writes, key=lambda write: write[2])
+    assert slowest[2] < WRITE_BUDGET_S, f"a write took {slowest[2]:.2f}s: {writes}\n{log}"
+    assert after_faults["error"] - before["error"] == 2 * BROKER_FAULT_WRITES, (
+        before,
+        after_faults,
+    )
+    assert after_faults["enqueued"] == before["enqueued"], (before, after_faults)
+    assert metrics.status == 200 and metrics_took is not None, metrics
+    assert metrics_took < METRICS_BUDGET_S, f"/metrics took {metrics_took:.1f}s on a hung broker"
+    assert recovered_in is not None, f"no job sent {RECOVERY_S}s after the broker came back\n{log}"
+
+
+def _writes(server: Server, fault: str, count: int) -> list[tuple[str, int, float]]:
+    """`count` item creations: (fault, status, seconds) of each."""
+    done = []
+    for n in range(count):
+        started = time.monotonic()
+        created = server.post("/api/v1/catalog/items", {"name": f"{fault} {n}", "price_cents": n})
+        done.append((fault, created.status, time.monotonic() - started))
+    return done
+
+
+_JOBS_SENT = re.compile(r"^jobs_enqueued_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$", re.M)
+
+
+def _jobs_sent(server: Server) -> Counter[str]:
+    """jobs_enqueued_total by result ("enqueued", "error"), all jobs, from /metrics."""
+    metrics = server.get("/metrics")
+    assert metrics.status == 200, metrics
+    counts: Counter[str] = Counter()
+    for match in _JOBS_SENT.finditer(str(metrics.body)):
+        result = re.search(r'result="([^"]+)"', match["labels"])
+        if result:
+            counts[result[1]] += int(float(match["value"]))
+    return counts
+
+
+def _seconds_until_a_job_is_sent(
+    server: Server, before: Counter[str], within: float
+) -> float | None:
+    """Create items until one's job reaches the broker: the seconds that took, or None."""
+    started = time.monotonic()
+    while time.monotonic() - started < within:
+        _create(server, 0)
+        if _jobs_sent(server)["enqueued"] > before["enqueued"]:
+            return time.monotonic() - started
+        time.sleep(0.2)
+    return None
 
 
 def _seconds_until_ready(server: Server, within: float) -> float | None:

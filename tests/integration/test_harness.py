@@ -21,6 +21,7 @@ from tests.harness import (
     Redis,
     ServiceError,
 )
+from tests.harness.faults import FaultProxy
 
 pytestmark = pytest.mark.integration
 
@@ -269,3 +270,36 @@ def test_postgres_and_pgbouncer_do_not_run_as_root(
         status = Path(f"/proc/{service.pid}/status").read_text()
         uid_line = next(line for line in status.splitlines() if line.startswith("Uid:"))
         assert int(uid_line.split()[1]) == expected, (service.kind, uid_line)
+
+
+def _ping(port: int, timeout: float = 1.0) -> bytes:
+    """PING a Redis on `port`: its reply, or raises (OSError, TimeoutError)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+        conn.sendall(b"PING\r\n")
+        return conn.recv(64)
+
+
+def test_the_fault_proxy_forwards_hangs_refuses_and_recovers_on_its_port(redis: Redis) -> None:
+    with FaultProxy("127.0.0.1", redis.port) as proxy:
+        port = proxy.port
+        assert _ping(port) == b"+PONG\r\n"
+
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as open_before:
+            proxy.black_hole()
+            # A new connection is accepted and never answered; so is one opened before.
+            with pytest.raises(TimeoutError):
+                _ping(port, timeout=0.3)
+            open_before.sendall(b"PING\r\n")
+            with pytest.raises(TimeoutError):
+                open_before.recv(64)
+
+            proxy.refuse()
+            assert _refuses(port)
+            with pytest.raises(OSError):  # the open connection was reset
+                open_before.sendall(b"PING\r\n")
+                if not open_before.recv(64):
+                    raise ConnectionResetError("closed")
+
+        proxy.forward()
+        assert proxy.port == port
+        assert _ping(port) == b"+PONG\r\n"
