@@ -84,6 +84,19 @@ FORMULAS: tuple[tuple[str, str], ...] = (
         "⌈statement_timeout_ms / 1000⌉ + 5 s / ⌈2 × statement_timeout_ms / 1000⌉ + 5 s",
     ),
     ("migrations' lock_timeout (statement_timeout off)", "statement_timeout_ms"),
+    (
+        "a request's wait for a connection (the app's pool)",
+        "⌈statement_timeout_ms / 1000⌉ s, then 503: below the request's own time",
+    ),
+    (
+        "PgBouncer query_wait_timeout / server_login_retry",
+        "⌈statement_timeout_ms / 1000⌉ s (a database down or saturated answers 503 within "
+        "the request's time, not a queue) / 1 s (back in a second once the database is)",
+    ),
+    (
+        "request timeout (async servers)",
+        "2 × ⌈statement_timeout_ms / 1000⌉ s (a statement at its limit, then the rest)",
+    ),
 )
 
 
@@ -118,6 +131,10 @@ class Sizing:
     db_migration_lock_timeout_ms: int
     pgbouncer_query_timeout_s: int
     pgbouncer_idle_transaction_timeout_s: int
+    db_pool_timeout_s: int
+    pgbouncer_query_wait_timeout_s: int
+    pgbouncer_server_login_retry_s: int
+    request_timeout_s: int
     warnings: tuple[str, ...]
 
     def as_dict(self) -> dict[str, Any]:
@@ -235,6 +252,10 @@ def size(
         db_migration_lock_timeout_ms=a.statement_timeout_ms,
         pgbouncer_query_timeout_s=math.ceil(a.statement_timeout_ms / 1000) + 5,
         pgbouncer_idle_transaction_timeout_s=math.ceil(idle_in_transaction_ms / 1000) + 5,
+        db_pool_timeout_s=math.ceil(a.statement_timeout_ms / 1000),
+        pgbouncer_query_wait_timeout_s=math.ceil(a.statement_timeout_ms / 1000),
+        pgbouncer_server_login_retry_s=1,
+        request_timeout_s=2 * math.ceil(a.statement_timeout_ms / 1000),
         warnings=_warnings(pooling, design, hpa_max, max_connections, a),
     )
 

@@ -240,6 +240,21 @@ class _Service(abc.ABC):
                 self.dir = None
             processes.LIVE.discard(self)
 
+    def kill(self) -> None:
+        """Stop the server process (its stop signals, as a restart would) and keep its
+        directory and port, so that `revive()` starts the same server again: an outage, for
+        fault tests. PostgreSQL's data survives it."""
+        self._kill_process()
+
+    def revive(self) -> Self:
+        """Start the server `kill()` stopped again: same directory, same port."""
+        if self.dir is None:
+            raise ServiceError(f"{self.kind} was stopped (its directory is gone), not killed")
+        if self.proc is None:
+            self._launch()
+            self._wait_ready()
+        return self
+
     # -- hooks ---------------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -456,6 +471,7 @@ class Postgres(_Service):
             app_user: app_password or secrets.token_hex(12),
         }
         self.bindir: Path | None = None
+        self._app_role_created = False  # in this cluster (a new one at each start)
 
     @property
     def data_dir(self) -> Path:
@@ -571,6 +587,7 @@ class Postgres(_Service):
 
     def _prepare(self) -> None:
         assert self.dir is not None and self.bindir is not None
+        self._app_role_created = False
         self.socket_dir.mkdir()
         pwfile = self.dir / "pwfile"
         pwfile.write_text(self.passwords[self.superuser] + "\n")
@@ -622,7 +639,9 @@ class Postgres(_Service):
 
     def _wait_ready(self) -> None:
         super()._wait_ready()
-        self._create_app_role()
+        if not self._app_role_created:  # once: revive() finds the cluster as it was
+            self._create_app_role()
+            self._app_role_created = True
 
     def _create_app_role(self) -> None:
         if self.app_user == self.superuser:

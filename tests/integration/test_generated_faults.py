@@ -9,23 +9,28 @@ requests:
   the database), every write 201, /readyz stays 200 and says "degraded" (a Redis blip must not
   take every pod out of service at once); once Redis is back, /readyz says "ok" again within
   RECOVERY_S, with nothing restarted.
+- PgBouncer restarted, then PostgreSQL restarted (each down for DB_OUTAGE_S): requests
+  answer 503 while it is down (never 500, never hanging), /readyz is 503, and once it is
+  back the service serves again within RECOVERY_S, with no failure from then on.
 - A broker that hangs (accepts connections, never answers), then one that refuses them: the
   service's BROKER_URL goes through a FaultProxy. Every write still answers 201 within
   WRITE_BUDGET_S (the enqueue gives up after ENQUEUE_TIMEOUT_MS, 200 ms, and the module's
   sweep does the job later), each failed send is counted, /metrics still answers, and sends
   succeed again once the broker is back.
 
-Each case has a Redis of its own (the session's is shared by other tests and must keep
-running); PostgreSQL and PgBouncer are the session's.
+Each case has a PostgreSQL, a PgBouncer and a Redis of its own: the session's are shared by
+other tests and must keep running.
 """
 
 from __future__ import annotations
 
+import configparser
 import re
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,6 +50,11 @@ RECOVERY_S = 10.0
 #: The longest one request may take while Redis is down: the Redis clients' own timeouts
 #: (0.5-2 s) plus an enqueue that fails and is left to the sweep.
 SLOWEST_REQUEST_S = 15.0
+#: How long PgBouncer, or PostgreSQL, stays down, and the longest a request may take then:
+#: with PostgreSQL down, PgBouncer holds a query until its query_wait_timeout (the project's
+#: pgbouncer.ini: 5 s), then the service answers 503.
+DB_OUTAGE_S = 3.0
+DB_SLOWEST_REQUEST_S = 8.0
 #: Writes sent while the broker hangs, and again while it refuses.
 BROKER_FAULT_WRITES = 6
 #: The longest a write may take while the broker misbehaves (the enqueue's budget is 200 ms;
@@ -59,7 +69,9 @@ class Served:
     """One case's running service and the faults a test can inject into it."""
 
     server: Server
-    redis: Redis  # the case's own; replaced by the Redis test's restart (same port)
+    postgres: Postgres  # the case's own, as are its PgBouncer and Redis: each can go down
+    pgbouncer: PgBouncer
+    redis: Redis  # replaced by the Redis test's restart (same port)
     broker: FaultProxy  # BROKER_URL goes through it
     items: list[dict[str, Any]]
 
@@ -68,10 +80,7 @@ class Served:
     scope="module", params=FRAMEWORK_CASES, ids=[case_id(p, a) for p, a in FRAMEWORK_CASES]
 )
 def served(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    postgres: Postgres,
-    pgbouncer: PgBouncer,
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
     preset, answers = request.param
     project = blueprint(preset, modules="catalog", **answers)
@@ -81,7 +90,13 @@ def served(
     redis = Redis().start()
     served: Served | None = None
     try:
-        with ProjectEnv(postgres, pgbouncer, redis) as env:
+        with (
+            Postgres(max_connections=50) as postgres,
+            PgBouncer(
+                postgres, default_pool_size=4, settings=_pgbouncer_timeouts(root)
+            ) as pgbouncer,
+            ProjectEnv(postgres, pgbouncer, redis) as env,
+        ):
             env.make(root, "install", timeout=INSTALL_TIMEOUT)
             env.make(root, "migrate")
             broker_db = urlsplit(env.env["BROKER_URL"]).path
@@ -92,10 +107,27 @@ def served(
                 }
                 with Server(root, server_env) as server:
                     items = [_create(server, n) for n in range(3)]
-                    served = Served(server, redis, broker, items)
+                    served = Served(server, postgres, pgbouncer, redis, broker, items)
                     yield served
     finally:
         (served.redis if served is not None else redis).stop()
+
+
+#: The project's own PgBouncer settings the harness's PgBouncer runs with: how long a client
+#: may wait, and how soon it tries the server again after a failed login.
+PGBOUNCER_TIMEOUTS = (
+    "query_wait_timeout",
+    "query_timeout",
+    "idle_transaction_timeout",
+    "server_login_retry",
+)
+
+
+def _pgbouncer_timeouts(root: Path) -> dict[str, str | int]:
+    """PGBOUNCER_TIMEOUTS as the rendered deploy/pgbouncer/pgbouncer.ini sets them."""
+    config = configparser.ConfigParser()
+    config.read(root / "deploy" / "pgbouncer" / "pgbouncer.ini")
+    return {key: config["pgbouncer"][key] for key in PGBOUNCER_TIMEOUTS}
 
 
 def _create(server: Server, n: int) -> dict[str, Any]:
@@ -190,6 +222,37 @@ def test_a_broker_that_hangs_or_refuses_costs_a_write_at_most_the_enqueue_budget
     assert recovered_in is not None, f"no job sent {RECOVERY_S}s after the broker came back\n{log}"
 
 
+@pytest.mark.parametrize("down", ["pgbouncer", "postgres"])
+def test_a_database_restart_fails_requests_only_while_it_is_down(served: Served, down: str) -> None:
+    """PgBouncer, then PostgreSQL, stopped for DB_OUTAGE_S under traffic and started again:
+    while down, requests answer 503 (reads may still come from the cache), never 500 and
+    never hanging; /readyz is 503; once back, the service serves again within RECOVERY_S
+    with nothing restarted, and from then on no request fails."""
+    server = served.server
+    service: Postgres | PgBouncer = served.pgbouncer if down == "pgbouncer" else served.postgres
+    assert _seconds_until_ready(server, RECOVERY_S) is not None, server.log_tail(40)
+    service.kill()
+    try:
+        outcomes, slowest = _traffic(server, served.items, DB_OUTAGE_S)
+        during = server.get("/readyz")
+    finally:
+        service.revive()
+    recovered_in = _seconds_until_serving(server, RECOVERY_S)
+    after, _ = _traffic(server, served.items, 2.0)
+    log = server.log_tail(60)
+
+    seen = f"{dict(outcomes)}, slowest {slowest:.2f}s"
+    allowed = {"get 200", "get 503", "list 200", "list 503", "post 201", "post 503"}
+    failed = {k: v for k, v in outcomes.items() if k not in allowed}
+    assert not failed, f"while {down} was down: {seen}\n{log}"
+    assert any(k.endswith(" 503") for k in outcomes), f"{down} down went unnoticed: {seen}"
+    assert slowest < DB_SLOWEST_REQUEST_S, f"while {down} was down: {seen}\n{log}"
+    assert during.status == 503, during
+    assert recovered_in is not None, f"not serving {RECOVERY_S}s after {down} came back\n{log}"
+    failed_after = {k: v for k, v in after.items() if k not in ("get 200", "list 200", "post 201")}
+    assert not failed_after, f"after {down} came back: {dict(after)}\n{log}"
+
+
 def _writes(server: Server, fault: str, count: int) -> list[tuple[str, int, float]]:
     """`count` item creations: (fault, status, seconds) of each."""
     done = []
@@ -224,6 +287,21 @@ def _seconds_until_a_job_is_sent(
         _create(server, 0)
         if _jobs_sent(server)["enqueued"] > before["enqueued"]:
             return time.monotonic() - started
+        time.sleep(0.2)
+    return None
+
+
+def _seconds_until_serving(server: Server, within: float) -> float | None:
+    """Seconds until /readyz is ok and the database serves the app's own connections (a
+    list and a write succeed), or None if that does not happen within `within`."""
+    started = time.monotonic()
+    while time.monotonic() - started < within:
+        ready = server.get("/readyz")
+        if ready.status == 200 and ready.body["status"] == "ok":
+            listed = server.get("/api/v1/catalog/items?limit=5")
+            created = server.post("/api/v1/catalog/items", {"name": "back", "price_cents": 1})
+            if listed.status == 200 and created.status == 201:
+                return time.monotonic() - started
         time.sleep(0.2)
     return None
 

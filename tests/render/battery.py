@@ -476,7 +476,15 @@ def _capacity_expectations(project: Rendered) -> list[tuple[str, str | None]]:
             when(
                 pgbouncer,
                 f"{s['pgbouncer_query_timeout_s']} s / "
-                f"{s['pgbouncer_idle_transaction_timeout_s']} s / {s['server_timeout_s']} s",
+                f"{s['pgbouncer_idle_transaction_timeout_s']} s",
+            ),
+        ),
+        (
+            "PgBouncer `query_wait_timeout`",
+            when(
+                pgbouncer,
+                f"{s['pgbouncer_query_wait_timeout_s']} s / "
+                f"{s['pgbouncer_server_login_retry_s']} s",
             ),
         ),
     ]
@@ -763,7 +771,8 @@ def pgbouncer_configs_hold_the_sizing_and_agree(project: Rendered) -> Iterator[s
         "max_client_conn": s["pgbouncer_max_client_conn"],
         "default_pool_size": s["pgbouncer_default_pool_size"],
         "reserve_pool_size": s["pgbouncer_reserve_pool_size"],
-        "query_wait_timeout": s["server_timeout_s"],
+        "query_wait_timeout": s["pgbouncer_query_wait_timeout_s"],
+        "server_login_retry": s["pgbouncer_server_login_retry_s"],
         "query_timeout": s["pgbouncer_query_timeout_s"],
         "idle_transaction_timeout": s["pgbouncer_idle_transaction_timeout_s"],
     }

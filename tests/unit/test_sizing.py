@@ -182,6 +182,19 @@ def test_pgbouncer_limits_sit_above_postgresqls(args):
     assert s.db_idle_in_transaction_timeout_ms > s.db_statement_timeout_ms
 
 
+@SETTINGS
+@given(inputs)
+def test_a_request_outlives_its_statements_and_shutdown_outlives_a_request(args):
+    """A statement at its limit fails cleanly (503) before the request's own deadline; a
+    graceful shutdown waits for a request that runs to its deadline."""
+    s = size(**args)
+    assert s.request_timeout_s * 1000 > s.db_statement_timeout_ms
+    # A request waiting on PgBouncer for a server connection gets its error (a 503) in time.
+    assert s.pgbouncer_query_wait_timeout_s < s.request_timeout_s
+    assert s.db_pool_timeout_s < s.request_timeout_s
+    assert s.server_graceful_timeout_s >= s.request_timeout_s
+
+
 # --------------------------------------------------------------------------- worked examples
 
 
@@ -219,6 +232,10 @@ def test_ten_thousand_users_async_transaction():
         "db_migration_lock_timeout_ms": 5000,
         "pgbouncer_query_timeout_s": 10,
         "pgbouncer_idle_transaction_timeout_s": 15,
+        "db_pool_timeout_s": 5,
+        "pgbouncer_query_wait_timeout_s": 5,
+        "pgbouncer_server_login_retry_s": 1,
+        "request_timeout_s": 10,
         "warnings": [],
     }
 
