@@ -222,6 +222,7 @@ def size(
     # PostgreSQL bounds the app's statements and idle transactions (role settings); PgBouncer's
     # own limits sit a little above them, a backstop for a role that lacks the settings.
     idle_in_transaction_ms = 2 * a.statement_timeout_ms
+    statement_s = math.ceil(a.statement_timeout_ms / 1000)  # whole seconds, rounded up
     return Sizing(
         peak_rps=peak,
         peak_rps_estimated=peak_rps <= 0,
@@ -250,12 +251,12 @@ def size(
         db_statement_timeout_ms=a.statement_timeout_ms,
         db_idle_in_transaction_timeout_ms=idle_in_transaction_ms,
         db_migration_lock_timeout_ms=a.statement_timeout_ms,
-        pgbouncer_query_timeout_s=math.ceil(a.statement_timeout_ms / 1000) + 5,
+        pgbouncer_query_timeout_s=statement_s + 5,
         pgbouncer_idle_transaction_timeout_s=math.ceil(idle_in_transaction_ms / 1000) + 5,
-        db_pool_timeout_s=math.ceil(a.statement_timeout_ms / 1000),
-        pgbouncer_query_wait_timeout_s=math.ceil(a.statement_timeout_ms / 1000),
+        db_pool_timeout_s=statement_s,
+        pgbouncer_query_wait_timeout_s=statement_s,
         pgbouncer_server_login_retry_s=1,
-        request_timeout_s=2 * math.ceil(a.statement_timeout_ms / 1000),
+        request_timeout_s=2 * statement_s,
         warnings=_warnings(pooling, design, hpa_max, max_connections, a),
     )
 

@@ -71,7 +71,7 @@ class Served:
     server: Server
     postgres: Postgres  # the case's own, as are its PgBouncer and Redis: each can go down
     pgbouncer: PgBouncer
-    redis: Redis  # replaced by the Redis test's restart (same port)
+    redis: Redis
     broker: FaultProxy  # BROKER_URL goes through it
     items: list[dict[str, Any]]
 
@@ -87,30 +87,20 @@ def served(
     root = render_project(
         project, tmp_path_factory.mktemp("faults") / "shop", git=False
     ).destination
-    redis = Redis().start()
-    served: Served | None = None
-    try:
-        with (
-            Postgres(max_connections=50) as postgres,
-            PgBouncer(
-                postgres, default_pool_size=4, settings=_pgbouncer_timeouts(root)
-            ) as pgbouncer,
-            ProjectEnv(postgres, pgbouncer, redis) as env,
-        ):
-            env.make(root, "install", timeout=INSTALL_TIMEOUT)
-            env.make(root, "migrate")
-            broker_db = urlsplit(env.env["BROKER_URL"]).path
-            with FaultProxy("127.0.0.1", redis.port) as broker:
-                server_env = {
-                    **env.env,
-                    "BROKER_URL": f"redis://127.0.0.1:{broker.port}{broker_db}",
-                }
-                with Server(root, server_env) as server:
-                    items = [_create(server, n) for n in range(3)]
-                    served = Served(server, postgres, pgbouncer, redis, broker, items)
-                    yield served
-    finally:
-        (served.redis if served is not None else redis).stop()
+    with (
+        Postgres(max_connections=50) as postgres,
+        PgBouncer(postgres, default_pool_size=4, settings=_pgbouncer_timeouts(root)) as pgbouncer,
+        Redis() as redis,
+        ProjectEnv(postgres, pgbouncer, redis) as env,
+    ):
+        env.make(root, "install", timeout=INSTALL_TIMEOUT)
+        env.make(root, "migrate")
+        broker_db = urlsplit(env.env["BROKER_URL"]).path
+        with FaultProxy("127.0.0.1", redis.port) as broker:
+            server_env = {**env.env, "BROKER_URL": f"redis://127.0.0.1:{broker.port}{broker_db}"}
+            with Server(root, server_env) as server:
+                items = [_create(server, n) for n in range(3)]
+                yield Served(server, postgres, pgbouncer, redis, broker, items)
 
 
 #: The project's own PgBouncer settings the harness's PgBouncer runs with: how long a client
@@ -168,11 +158,12 @@ def _traffic(
 
 def test_a_redis_outage_degrades_the_service_without_failing_a_request(served: Served) -> None:
     server = served.server
-    port = served.redis.port
-    served.redis.stop()
-    outcomes, slowest = _traffic(server, served.items, OUTAGE_S)
-    during = server.get("/readyz")
-    served.redis = Redis(port=port).start()
+    served.redis.kill()
+    try:
+        outcomes, slowest = _traffic(server, served.items, OUTAGE_S)
+        during = server.get("/readyz")
+    finally:
+        served.redis.revive()
     recovered_in = _seconds_until_ready(server, RECOVERY_S)
     log = server.log_tail(60)
 
