@@ -34,6 +34,7 @@ class Assumptions:
     pgbouncer_rps: int = 10_000  # requests per second one single-threaded PgBouncer carries
     postgres_reserved: int = 10  # superuser_reserved_connections, migrations, admin, metrics
     statement_timeout_ms: int = 5000  # the longest one SQL statement of the app may run
+    migration_wait_s: int = 600  # how long a migrate waits for one already running to finish
 
 
 DEFAULT_ASSUMPTIONS = Assumptions()
@@ -84,6 +85,7 @@ FORMULAS: tuple[tuple[str, str], ...] = (
         "⌈statement_timeout_ms / 1000⌉ + 5 s / ⌈2 × statement_timeout_ms / 1000⌉ + 5 s",
     ),
     ("migrations' lock_timeout (statement_timeout off)", "statement_timeout_ms"),
+    ("a migrate's wait for one already running (advisory lock)", "migration_wait_s"),
     (
         "a request's wait for a connection (the app's pool)",
         "⌈statement_timeout_ms / 1000⌉ s, then 503: below the request's own time",
@@ -129,6 +131,7 @@ class Sizing:
     db_statement_timeout_ms: int
     db_idle_in_transaction_timeout_ms: int
     db_migration_lock_timeout_ms: int
+    db_migration_wait_s: int
     pgbouncer_query_timeout_s: int
     pgbouncer_idle_transaction_timeout_s: int
     db_pool_timeout_s: int
@@ -251,6 +254,7 @@ def size(
         db_statement_timeout_ms=a.statement_timeout_ms,
         db_idle_in_transaction_timeout_ms=idle_in_transaction_ms,
         db_migration_lock_timeout_ms=a.statement_timeout_ms,
+        db_migration_wait_s=a.migration_wait_s,
         pgbouncer_query_timeout_s=statement_s + 5,
         pgbouncer_idle_transaction_timeout_s=math.ceil(idle_in_transaction_ms / 1000) + 5,
         db_pool_timeout_s=statement_s,

@@ -1,9 +1,10 @@
-"""What the integration tests of generated projects share: how a test's blueprint is made, and
-the `make loadtest` gate as they drive it on this machine."""
+"""What the integration tests of generated projects share: how a test's blueprint is made, the
+`make loadtest` gate as they drive it on this machine, and the migration lock's key."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -65,3 +66,10 @@ def assert_loadtest_passes(root: Path, env: Mapping[str, str]) -> None:
         f"{root.name}: {total['Request Count']} requests, {total['Requests/s']} req/s, "
         f"p50 {total['50%']} ms, p95 {total['95%']} ms, max {total['Max Response Time']} ms"
     )
+
+
+def migration_lock_key(package: str) -> int:
+    """The advisory lock key `make migrate` takes first in a project named `package`: the
+    contract of its core/db_limits.py (MIGRATION_LOCK_KEY), restated so a test can hold it."""
+    digest = hashlib.blake2b(f"{package}: migrations".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,12 +21,13 @@ import pytest
 
 from scalekit_gen.catalog import DECISIONS, allowed_values
 from scalekit_gen.render import render_project
-from tests.harness.project import ProjectEnv, Server, Worker
+from tests.harness.project import MakeResult, ProjectEnv, Server, Worker
 from tests.integration.generated import (
     INSTALL_TIMEOUT,
     assert_loadtest_passes,
     blueprint,
     case_id,
+    migration_lock_key,
 )
 
 pytestmark = pytest.mark.integration
@@ -162,6 +164,54 @@ def _queue_depth_is_exported(server: Server) -> None:
     assert all(float(line.rsplit(" ", 1)[1]) >= 0 for line in depths), depths
 
 
+def _advisory_lock_waiters(env: ProjectEnv) -> int:
+    with env.connect(direct=True, autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _two_pods_migrate_at_once(env: ProjectEnv, root: Path, package: str) -> None:
+    """`make migrate` twice at once on the fresh database, as two pods' init containers would,
+    while a third run (this test) holds the migration lock: both wait for it, then both succeed
+    and each migration is recorded once."""
+    results: list[MakeResult | BaseException] = []
+
+    def migrate() -> None:
+        try:
+            results.append(env.make(root, "migrate"))
+        except BaseException as error:  # reported below, with the run's output
+            results.append(error)
+
+    runs = [threading.Thread(target=migrate) for _ in range(2)]
+    with env.connect(direct=True, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", [migration_lock_key(package)])
+        for run in runs:
+            run.start()
+        deadline = time.monotonic() + 60
+        while _advisory_lock_waiters(env) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        waiting = _advisory_lock_waiters(env)
+    for run in runs:
+        run.join(timeout=120)
+    failures = [result for result in results if isinstance(result, BaseException)]
+    assert not failures, failures[0]
+    assert len(results) == 2, "a migrate did not finish within 120 s"
+    assert waiting == 2, f"{waiting} of 2 migrates waited for the migration lock"
+    with env.connect(direct=True) as connection:
+        recorded = connection.execute(
+            "SELECT count(*) FROM alembic_version"
+            if _is_fastapi(root)
+            else "SELECT count(*) - count(DISTINCT (app, name)) FROM django_migrations"
+        ).fetchone()
+    assert recorded == ((1,) if _is_fastapi(root) else (0,)), recorded
+
+
+def _is_fastapi(root: Path) -> bool:
+    return (root / "alembic.ini").exists()
+
+
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_generated_project_runs_end_to_end(
     case: Case,
@@ -177,7 +227,7 @@ def test_generated_project_runs_end_to_end(
 
     env.make(root, "install", timeout=INSTALL_TIMEOUT)
     env.make(root, "lint")
-    env.make(root, "migrate")
+    _two_pods_migrate_at_once(env, root, project.package_name)
     env.make(root, "test", timeout=600)
 
     has_queue = project["queue"] != "none"

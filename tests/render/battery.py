@@ -471,6 +471,7 @@ def _capacity_expectations(project: Rendered) -> list[tuple[str, str | None]]:
             f"{s['db_statement_timeout_ms']} ms / {s['db_idle_in_transaction_timeout_ms']} ms",
         ),
         ("migrations' `lock_timeout`", f"{s['db_migration_lock_timeout_ms']} ms"),
+        ("a migrate's wait for one already running", f"{s['db_migration_wait_s']} s"),
         (
             "PgBouncer `query_timeout`",
             when(
@@ -890,7 +891,7 @@ def worker_runs_the_same_command_everywhere(project: Rendered) -> Iterator[str]:
 
 # ------------------------------------------------- each framework's side of the operations
 
-MIGRATIONS_JOB = f"{KUBERNETES_DIR}base/migrations-job.yaml"
+WEB_MANIFEST = f"{KUBERNETES_DIR}base/web.yaml"
 CONTRACT_TARGETS = ("install", "lint", "migrate", "test", "run", "worker", "loadtest")
 COMMON_LINT = ("ruff check .", "ruff format --check .", "mypy", "lint-imports")
 #: The commands of the operations contract that differ by framework (the Django plan fixes
@@ -950,8 +951,9 @@ def makefile_wraps_the_framework_commands(project: Rendered) -> Iterator[str]:
 
 @check
 def migrations_run_the_same_command_everywhere(project: Rendered) -> Iterator[str]:
-    """`make migrate`, the Compose one-shot and the Kubernetes Job apply the migrations with
-    the framework's command."""
+    """`make migrate`, the Compose one-shot and the init container of every Kubernetes pod that
+    runs the application's code (web, worker) apply the migrations with the framework's
+    command; no separate Job is left to order and delete by hand."""
     command = MIGRATE_COMMAND[project.answers["framework"]]
     if _make_recipe(project.text("Makefile"), "migrate") != command:
         yield f"`make migrate` does not run `{command}`"
@@ -960,10 +962,20 @@ def migrations_run_the_same_command_everywhere(project: Rendered) -> Iterator[st
         yield f"{COMPOSE_FILE} service 'migrations' does not run `{command}`"
     if not project.derived["uses_kubernetes"]:
         return
-    jobs = [d for d in _yaml_documents(project, MIGRATIONS_JOB) if d.get("kind") == "Job"]
-    containers = [c for job in jobs for c in job["spec"]["template"]["spec"]["containers"]]
-    if [c.get("command") for c in containers] != [command.split()]:
-        yield f"{MIGRATIONS_JOB} does not run `{command}`"
+    slug = project.plan["project"]["slug"]
+    manifests = [WEB_MANIFEST] + ([WORKER_MANIFEST] if project.derived["has_queue"] else [])
+    for manifest in manifests:
+        for document in _yaml_documents(project, manifest):
+            name = document.get("metadata", {}).get("name")
+            if document.get("kind") != "Deployment" or name == f"{slug}-scheduler":
+                continue
+            pod = document["spec"]["template"]["spec"]
+            argv = [c.get("command") for c in pod.get("initContainers", [])]
+            if argv != [command.split()]:
+                yield f"{manifest}: Deployment {name} does not run `{command}` before it starts"
+    leftover = [path for path in project.files if path.startswith(KUBERNETES_DIR) and "job" in path]
+    if leftover:
+        yield f"a migrations Job is still rendered: {leftover}"
 
 
 def _compose_app_environment(project: Rendered) -> dict[str, Any]:

@@ -189,7 +189,7 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
         "framework_commands",
     ),
     "migrate-command": (
-        _edit("deploy/kubernetes/base/migrations-job.yaml", '"upgrade", "head"', '"upgrade"'),
+        _edit("deploy/kubernetes/base/web.yaml", '"upgrade", "head"', '"upgrade"'),
         "migrations",
     ),
     "constant-guarding-a-branch": (

@@ -230,6 +230,7 @@ def test_ten_thousand_users_async_transaction():
         "db_statement_timeout_ms": 5000,
         "db_idle_in_transaction_timeout_ms": 10000,
         "db_migration_lock_timeout_ms": 5000,
+        "db_migration_wait_s": 600,
         "pgbouncer_query_timeout_s": 10,
         "pgbouncer_idle_transaction_timeout_s": 15,
         "db_pool_timeout_s": 5,
