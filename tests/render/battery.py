@@ -632,7 +632,8 @@ for path in sys.argv[1:]:
 # What a project must not mention when the option behind it was not chosen: settings, .env
 # lines, imports, README sentences for someone else's stack. Decision records are exempt:
 # they list the alternatives on purpose.
-UNCHOSEN_MARKERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+MEMCACHED_URL = re.compile(r"(?<!REDIS_)CACHE_URL")
+UNCHOSEN_MARKERS: tuple[tuple[str, str, tuple[str | re.Pattern[str], ...]], ...] = (
     ("uses_sentry", "observability has no sentry", ("SENTRY_DSN", "sentry_sdk", "sentry-sdk")),
     ("uses_opentelemetry", "observability has no opentelemetry", ("OTEL_", "opentelemetry")),
     (
@@ -640,7 +641,8 @@ UNCHOSEN_MARKERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "observability has no prometheus",
         ("PROMETHEUS_MULTIPROC_DIR", "prometheus_client", "prometheus-client"),
     ),
-    ("uses_memcached", "the cache has no memcached", ("pymemcache", "memcached://", "CACHE_URL")),
+    # CACHE_URL, memcached's; not REDIS_CACHE_URL, the Redis cache's.
+    ("uses_memcached", "the cache has no memcached", ("pymemcache", "memcached://", MEMCACHED_URL)),
     ("uses_rabbitmq", "the broker is not rabbitmq", ("amqp://", "RABBITMQ_")),
     ("has_queue", "there is no queue", ("BROKER_URL",)),
     ("uses_k6", "load tests have no k6", ("k6 run", "k6.js")),
@@ -666,8 +668,9 @@ def nothing_of_unchosen_options(project: Rendered) -> Iterator[str]:
         except UnicodeDecodeError:
             continue
         for marker, why in markers:
-            if marker in text:
-                yield f"{relative} mentions {marker!r}, but {why}"
+            if marker.search(text) if isinstance(marker, re.Pattern) else marker in text:
+                shown = marker.pattern if isinstance(marker, re.Pattern) else marker
+                yield f"{relative} mentions {shown!r}, but {why}"
         if project.derived["is_fastapi"] and relative in STACK_DESCRIPTIONS:
             for match in SESSIONS.finditer(text):
                 line = text[: match.start()].count("\n") + 1
@@ -1017,3 +1020,41 @@ def django_environment_reaches_every_deployment(project: Rendered) -> Iterator[s
                     yield f"{where} sets Django's {key} in a FastAPI project"
             elif not str(environment.get(key, "")).startswith(value):
                 yield f"{where}: {key}={environment.get(key)!r}, want it to start with {value!r}"
+
+
+def _redis_flag(service: dict[str, Any], flag: str) -> str | None:
+    """The value after `flag` in a Compose service's redis-server command; None if absent."""
+    command = service.get("command") or []
+    if flag not in command or command.index(flag) + 1 >= len(command):
+        return None
+    return str(command[command.index(flag) + 1])
+
+
+@check
+def redis_roles_have_their_eviction_policies(project: Rendered) -> Iterator[str]:
+    """Durable state (REDIS_URL: rate limits, sessions, a Redis broker) on a Redis that never
+    evicts; a Redis cache on one of its own (REDIS_CACHE_URL) that is bounded and evicts."""
+    services = yaml.safe_load(project.text(COMPOSE_FILE))["services"]
+    environment = _compose_app_environment(project)
+    redis_cache = bool(project.derived["uses_redis_cache"])
+    durable = services.get("redis") or {}
+    if _redis_flag(durable, "--maxmemory-policy") != "noeviction":
+        yield f"{COMPOSE_FILE}: service 'redis' (durable state) is not noeviction"
+    wanted_hosts = {"REDIS_URL": "redis"}
+    if str(environment.get("BROKER_URL", "")).startswith("redis"):
+        wanted_hosts["BROKER_URL"] = "redis"
+    if redis_cache:
+        wanted_hosts["REDIS_CACHE_URL"] = "redis-cache"
+        cache = services.get("redis-cache") or {}
+        if _redis_flag(cache, "--maxmemory-policy") != "allkeys-lru":
+            yield f"{COMPOSE_FILE}: service 'redis-cache' is not --maxmemory-policy allkeys-lru"
+        if not _redis_flag(cache, "--maxmemory"):
+            yield f"{COMPOSE_FILE}: service 'redis-cache' has no --maxmemory bound"
+    elif "redis-cache" in services or "REDIS_CACHE_URL" in environment:
+        yield f"{COMPOSE_FILE}: a Redis cache with cache={project.answers['cache']}"
+    for key, host in wanted_hosts.items():
+        if urlsplit(str(environment.get(key, ""))).hostname != host:
+            yield f"{COMPOSE_FILE}: {key}={environment.get(key)!r} is not on service '{host}'"
+    for filename in (".env", ".env.example"):
+        if ("REDIS_CACHE_URL" in dict(project.env(filename))) != redis_cache:
+            yield f"{filename}: REDIS_CACHE_URL with cache={project.answers['cache']}"

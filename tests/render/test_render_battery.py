@@ -87,6 +87,38 @@ def _swap_env_example_lines(root: Path) -> None:
 
 
 MUTATIONS: dict[str, tuple[Mutation, str]] = {
+    "durable-redis-evicts": (
+        _edit(
+            "docker-compose.yml",
+            '"--maxmemory-policy", "noeviction"',
+            '"--maxmemory-policy", "allkeys-lru"',
+        ),
+        "redis_roles",
+    ),
+    "cache-redis-never-evicts": (
+        _edit(
+            "docker-compose.yml",
+            '"--maxmemory-policy", "allkeys-lru"',
+            '"--maxmemory-policy", "noeviction"',
+        ),
+        "redis_roles",
+    ),
+    "cache-redis-unbounded": (
+        _edit("docker-compose.yml", '"--maxmemory", "256mb", ', ""),
+        "redis_roles",
+    ),
+    "cache-on-the-durable-redis": (
+        _edit(
+            "docker-compose.yml",
+            "REDIS_CACHE_URL: redis://redis-cache:",
+            "REDIS_CACHE_URL: redis://redis:",
+        ),
+        "redis_roles",
+    ),
+    "no-cache-url-in-env": (
+        _edit(".env.example", "REDIS_CACHE_URL=", "# REDIS_CACHE_URL="),
+        "redis_roles",
+    ),
     "missing-env": (_delete(".env"), "required"),
     "missing-example": (_delete(".env.example"), "required"),
     "jinja-leftover": (_edit("README.md", "## Decisions", "## {{ plan }}"), "leftovers"),
@@ -249,6 +281,12 @@ DJANGO_MUTATIONS: dict[str, tuple[Mutation, str]] = {
         "worker",
     ),
     "workflow-no-lint": (_edit(".gitlab-ci.yml", "- make lint", "- true"), "workflow"),
+    "broker-on-the-cache-redis": (
+        _edit(
+            "docker-compose.yml", "BROKER_URL: redis://redis:", "BROKER_URL: redis://redis-cache:"
+        ),
+        "redis_roles",
+    ),
 }
 
 

@@ -416,6 +416,20 @@ CACHE = Decision(
     ),
     consequences=(
         Consequence(
+            {"cache": ("redis", "redis+memcached"), "framework": ("fastapi",)},
+            "The Redis cache has a URL of its own (REDIS_CACHE_URL; REDIS_URL when unset): in "
+            "production a Redis that evicts (allkeys-lru), apart from the one that must not "
+            "(REDIS_URL, noeviction: rate limits, and the broker when it is Redis).",
+            shown_in=("cache",),
+        ),
+        Consequence(
+            {"cache": ("redis", "redis+memcached"), "framework": ("django",)},
+            "The Redis cache has a URL of its own (REDIS_CACHE_URL; REDIS_URL when unset): in "
+            "production a Redis that evicts (allkeys-lru), apart from the one that must not "
+            "(REDIS_URL, noeviction: sessions, rate limits, and the broker when it is Redis).",
+            shown_in=("cache",),
+        ),
+        Consequence(
             {"cache": ("none", "memcached"), "framework": ("fastapi",)},
             "Redis still runs: the rate limiter lives there.",
             shown_in=("cache",),
