@@ -35,6 +35,9 @@ class Assumptions:
     postgres_reserved: int = 10  # superuser_reserved_connections, migrations, admin, metrics
     statement_timeout_ms: int = 5000  # the longest one SQL statement of the app may run
     migration_wait_s: int = 600  # how long a migrate waits for one already running to finish
+    # The replication delay a read replica may reach before it is taken out of rotation
+    # (alert on it): streaming replicas run milliseconds behind, seconds under a write burst.
+    replica_lag_s: int = 5
 
 
 DEFAULT_ASSUMPTIONS = Assumptions()
@@ -99,6 +102,10 @@ FORMULAS: tuple[tuple[str, str], ...] = (
         "request timeout (async servers)",
         "2 × ⌈statement_timeout_ms / 1000⌉ s (a statement at its limit, then the rest)",
     ),
+    (
+        "read-your-writes window (read replicas)",
+        "replica_lag_s: a client's reads go to the primary this long after its last write",
+    ),
 )
 
 
@@ -138,6 +145,7 @@ class Sizing:
     pgbouncer_query_wait_timeout_s: int
     pgbouncer_server_login_retry_s: int
     request_timeout_s: int
+    read_your_writes_s: int
     warnings: tuple[str, ...]
 
     def as_dict(self) -> dict[str, Any]:
@@ -261,6 +269,7 @@ def size(
         pgbouncer_query_wait_timeout_s=statement_s,
         pgbouncer_server_login_retry_s=1,
         request_timeout_s=2 * statement_s,
+        read_your_writes_s=a.replica_lag_s,
         warnings=_warnings(pooling, design, hpa_max, max_connections, a),
     )
 

@@ -1,4 +1,5 @@
-"""Private, hermetic servers for the integration tests: PostgreSQL, PgBouncer, Redis, memcached.
+"""Private, hermetic servers for the integration tests: PostgreSQL (and its streaming replicas),
+PgBouncer, Redis, memcached.
 
 Each server runs on a free loopback port, keeps all of its files in its own temp dir and is
 removed on stop, so test runs never touch the machine's standing services and can run in
@@ -10,6 +11,7 @@ from .services import (
     MissingBinaryError,
     PgBouncer,
     Postgres,
+    PostgresReplica,
     Redis,
     ServiceError,
     free_port,
@@ -20,6 +22,7 @@ __all__ = [
     "MissingBinaryError",
     "PgBouncer",
     "Postgres",
+    "PostgresReplica",
     "Redis",
     "ServiceError",
     "free_port",

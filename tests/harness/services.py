@@ -1,4 +1,5 @@
-"""Start and stop private servers for tests: PostgreSQL, PgBouncer, Redis and memcached.
+"""Start and stop private servers for tests: PostgreSQL (and streaming replicas of it),
+PgBouncer, Redis and memcached.
 
 Every server listens on 127.0.0.1 on a free port, keeps its data, sockets, config and log in
 a temp dir of its own, and is killed (and the dir removed) on stop. Each class is a context
@@ -7,6 +8,13 @@ manager::
     with Postgres() as pg, PgBouncer(pg) as pgb:
         with pgb.connect() as conn:          # app role, app database, prepare_threshold=None
             conn.execute("SELECT 1")
+
+A replica lags on demand, for read-your-writes tests::
+
+    with Postgres(replication=True) as pg, PostgresReplica(pg) as replica:
+        replica.pause_replay()               # the primary's writes stop reaching it
+        ...
+        replica.resume_replay(); replica.wait_caught_up()
 
 Running as root, PostgreSQL and PgBouncer (which both refuse root) run as the `postgres`
 system user through `runuser -u postgres --`, and their temp dirs are chowned to it.
@@ -35,7 +43,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 from urllib.parse import quote
@@ -432,6 +440,15 @@ class Postgres(_Service):
         "log_line_prefix": "%m [%p] %q%u@%d ",
         "password_encryption": "scram-sha-256",
     }
+    #: With `replication=True`: a primary that streaming replicas (PostgresReplica) can copy
+    #: (pg_basebackup needs full page writes) and follow. WAL is kept for a replica that
+    #: reconnects after a restart.
+    REPLICATION_SETTINGS: ClassVar[Mapping[str, str | int]] = {
+        "wal_level": "replica",
+        "max_wal_senders": 5,
+        "full_page_writes": "on",
+        "wal_keep_size": "256MB",
+    }
     DEFAULT_ROLE_SETTINGS: ClassVar[Mapping[str, str]] = {
         "timezone": "UTC",
         "client_encoding": "UTF8",
@@ -444,6 +461,7 @@ class Postgres(_Service):
         port: int | None = None,
         max_connections: int = 100,
         settings: Mapping[str, str | int] | None = None,
+        replication: bool = False,
         superuser: str = "postgres",
         superuser_password: str | None = None,
         app_user: str = "app",
@@ -458,7 +476,12 @@ class Postgres(_Service):
             port=port, start_timeout=start_timeout, stop_timeout=stop_timeout, run_as=run_as
         )
         self.max_connections = max_connections
-        self.settings: dict[str, str | int] = {**self.DEFAULT_SETTINGS, **(settings or {})}
+        replicated = self.REPLICATION_SETTINGS if replication else {}
+        self.settings: dict[str, str | int] = {
+            **self.DEFAULT_SETTINGS,
+            **replicated,
+            **(settings or {}),
+        }
         self.superuser = superuser
         self.app_user = app_user
         self.app_db = app_db
@@ -653,6 +676,156 @@ class Postgres(_Service):
             settings=self.role_settings,
         )
         self.create_database(self.app_db, owner=self.app_user)
+
+
+class PostgresReplica(Postgres):
+    """A hot standby streaming from `primary` (started with `replication=True`): a copy made
+    with `pg_basebackup --write-recovery-conf` from the primary, on a port and in a directory
+    of its own, answering read-only queries.
+
+    Roles, passwords and databases are the primary's (replication copies them; `passwords`
+    is the primary's own dict, so roles created later are known here too). `pause_replay()`
+    makes it lag behind the primary until `resume_replay()`: it still receives the primary's
+    WAL, and applies none of it.
+    """
+
+    kind = "postgres-replica"
+
+    def __init__(
+        self,
+        primary: Postgres,
+        *,
+        port: int | None = None,
+        start_timeout: float = 60.0,
+        stop_timeout: float = 10.0,
+    ) -> None:
+        super().__init__(
+            port=port,
+            # A hot standby needs at least the primary's max_connections.
+            max_connections=primary.max_connections,
+            # The primary's settings: a standby refuses to run with lower limits than its
+            # primary's (max_wal_senders, max_connections, ...).
+            settings={**primary.settings, "hot_standby": "on"},
+            superuser=primary.superuser,
+            app_user=primary.app_user,
+            app_db=primary.app_db,
+            start_timeout=start_timeout,
+            stop_timeout=stop_timeout,
+            run_as=primary.run_as,
+        )
+        self.primary = primary
+        self.passwords = primary.passwords
+
+    # -- replay --------------------------------------------------------------------------
+
+    def pause_replay(self) -> None:
+        """Stop applying the primary's WAL (pg_wal_replay_pause), and wait until it has."""
+        self.execute("SELECT pg_wal_replay_pause()")
+        self._wait_for(
+            lambda: self.execute("SELECT pg_get_wal_replay_pause_state()")[0][0] == "paused",
+            "replay to pause",
+        )
+
+    def resume_replay(self) -> None:
+        self.execute("SELECT pg_wal_replay_resume()")
+
+    @property
+    def replay_paused(self) -> bool:
+        return bool(self.execute("SELECT pg_is_wal_replay_paused()")[0][0])
+
+    def wait_caught_up(self, timeout: float = 30.0) -> None:
+        """Wait until this replica has applied everything the primary had written when called
+        (so a role or database just created on the primary exists here)."""
+        # A marker record written now: once replay has passed its start, everything written
+        # before it has been applied. (pg_current_wal_lsn() would not do: with
+        # synchronous_commit=off it can lag the last commit, and the insert position can sit
+        # past a page header that replay never reports.)
+        with self.primary.admin_connect() as conn:
+            # Flushed at its commit, so sent at once: the walsender sends only flushed WAL,
+            # and the harness's primary runs with synchronous_commit=off.
+            conn.execute("SET synchronous_commit = on")
+            row = conn.execute(
+                "SELECT pg_logical_emit_message(true, 'scalekit-harness', 'caught up?')"
+            ).fetchone()
+        assert row is not None
+        target = row[0]
+        self._wait_for(
+            lambda: bool(
+                self.execute("SELECT pg_last_wal_replay_lsn() > %s::pg_lsn", [target])[0][0]
+            ),
+            f"replay to reach the primary's {target}",
+            timeout,
+        )
+
+    def _wait_for(self, check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                raise ServiceError(
+                    f"{self.kind} on {self.host}:{self.port}: waited {timeout:.0f}s for {what}"
+                    f"; log tail:\n{self.log_tail()}"
+                )
+            time.sleep(0.05)
+
+    # -- hooks ---------------------------------------------------------------------------
+
+    def _check_binaries(self) -> None:
+        super()._check_binaries()
+        assert self.bindir is not None
+        if not os.access(self.bindir / "pg_basebackup", os.X_OK):
+            raise MissingBinaryError(
+                f"pg_basebackup is not in {self.bindir}; run `{ENSURE_DEPS}` to install it"
+            )
+        if not self.primary.running:
+            raise ServiceError("a PostgresReplica needs its primary started first")
+        (wal_level,) = self.primary.execute("SHOW wal_level")[0]
+        if wal_level == "minimal":
+            raise ServiceError(
+                "the primary runs with wal_level=minimal, which no replica can follow: "
+                "start it with Postgres(replication=True)"
+            )
+
+    def _prepare(self) -> None:
+        assert self.dir is not None and self.bindir is not None
+        self._app_role_created = True  # the primary's roles arrive by replication
+        self.socket_dir.mkdir()
+        self._chown(self.dir)
+        primary = self.primary
+        self._run(
+            [
+                str(self.bindir / "pg_basebackup"),
+                "--pgdata",
+                str(self.data_dir),
+                # Over the primary's unix socket, where its superuser is trusted; the same
+                # connection string goes into primary_conninfo.
+                "--dbname",
+                f"host={primary.socket_dir} port={primary.port} user={primary.superuser}",
+                "--write-recovery-conf",  # standby.signal + primary_conninfo
+                "--wal-method=stream",
+                "--checkpoint=fast",
+                "--no-sync",
+            ],
+            "pg_basebackup",
+        )
+        # The copied postgresql.conf is the primary's: the lines below win, being last.
+        conf = {
+            **self.settings,
+            "listen_addresses": self.host,
+            "unix_socket_directories": str(self.socket_dir),
+            "max_connections": self.max_connections,
+        }
+        with open(self.data_dir / "postgresql.conf", "a") as f:
+            f.write("\n# scalekit test harness: the replica\n")
+            for name, value in conf.items():
+                f.write(f"{name} = {_pg_conf_value(value)}\n")
+
+    def _ready(self) -> bool:
+        # Connections are refused until the standby reaches a consistent state.
+        with self.admin_connect() as conn:
+            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+        if not (row and row[0]):
+            raise ServiceError(f"{self.kind} on port {self.port} is not in recovery")
+        return True
 
 
 def _pg_conf_value(value: str | int) -> str:

@@ -18,6 +18,7 @@ from tests.harness import (
     MissingBinaryError,
     PgBouncer,
     Postgres,
+    PostgresReplica,
     Redis,
     ServiceError,
 )
@@ -180,6 +181,51 @@ def test_roles_and_databases_created_later_work_through_pgbouncer(
             )
     finally:
         postgres.drop_database("reports")
+
+
+# -- a streaming replica -------------------------------------------------------------------
+
+
+def test_a_replica_follows_its_primary_and_lags_while_replay_is_paused() -> None:
+    with (
+        Postgres(max_connections=20, replication=True) as primary,
+        PostgresReplica(primary) as replica,
+        PgBouncer(replica) as bouncer,
+    ):
+        assert replica.port not in (primary.port, *STANDING_PORTS)
+        assert replica.execute("SELECT pg_is_in_recovery()") == [(True,)]
+        with primary.connect() as conn:
+            conn.execute("CREATE TABLE notes (body text)")
+            conn.execute("INSERT INTO notes VALUES ('before')")
+        replica.wait_caught_up()
+        # The app role logs in on the replica with its primary's password, through PgBouncer too.
+        with replica.connect() as conn, bouncer.connect() as pooled:
+            assert conn.execute("SELECT body FROM notes").fetchall() == [("before",)]
+            assert pooled.execute("SELECT count(*) FROM notes").fetchone() == (1,)
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                conn.execute("INSERT INTO notes VALUES ('refused')")
+
+        replica.pause_replay()
+        assert replica.replay_paused
+        with primary.connect() as conn:
+            conn.execute("INSERT INTO notes VALUES ('while paused')")
+        with pytest.raises(ServiceError, match="waited 1s for replay"):
+            replica.wait_caught_up(timeout=1)
+        with replica.connect() as conn:
+            assert conn.execute("SELECT count(*) FROM notes").fetchone() == (1,)
+
+        replica.resume_replay()
+        replica.wait_caught_up()
+        assert not replica.replay_paused
+        with replica.connect() as conn:
+            assert conn.execute("SELECT count(*) FROM notes").fetchone() == (2,)
+        replica_dir = replica.dir
+    assert replica_dir is not None and not replica_dir.exists()
+
+
+def test_a_replica_of_a_primary_without_replication_is_refused(postgres: Postgres) -> None:
+    with pytest.raises(ServiceError, match=r"Postgres\(replication=True\)"):
+        PostgresReplica(postgres).start()
 
 
 # -- Redis and memcached ---------------------------------------------------------------

@@ -195,6 +195,14 @@ def test_a_request_outlives_its_statements_and_shutdown_outlives_a_request(args)
     assert s.server_graceful_timeout_s >= s.request_timeout_s
 
 
+def test_the_read_your_writes_window_is_the_replica_lag_assumed():
+    """A client's reads stay on the primary for as long as a replica may lag behind it."""
+    args = {"concurrency": "async", "pooling": "pgbouncer-transaction", "queue": "taskiq"}
+    lagging = Assumptions(replica_lag_s=30)
+    assert size(**args, target_users=1_000, read_replicas=1).read_your_writes_s == 5
+    assert size(**args, target_users=1_000, assumptions=lagging).read_your_writes_s == 30
+
+
 # --------------------------------------------------------------------------- worked examples
 
 
@@ -237,6 +245,7 @@ def test_ten_thousand_users_async_transaction():
         "pgbouncer_query_wait_timeout_s": 5,
         "pgbouncer_server_login_retry_s": 1,
         "request_timeout_s": 10,
+        "read_your_writes_s": 5,
         "warnings": [],
     }
 

@@ -126,7 +126,9 @@ READ_REPLICAS = Decision(
     question="How many PostgreSQL read replicas should reads be routed to?",
     context=(
         "Routing reads through one place from day one means replicas can be added later "
-        "without touching every query. 0 keeps every query on the primary."
+        "without touching every query. A replica lags, so a client that just wrote, and a read "
+        "that fills the cache, read the primary (READ_YOUR_WRITES_S). 0 keeps every query on "
+        "the primary."
     ),
     kind=Kind.INTEGER,
     default=0,
