@@ -139,6 +139,7 @@ class Sizing:
     db_idle_in_transaction_timeout_ms: int
     db_migration_lock_timeout_ms: int
     db_migration_wait_s: int
+    process_memory_mib: int
     pgbouncer_query_timeout_s: int
     pgbouncer_idle_transaction_timeout_s: int
     db_pool_timeout_s: int
@@ -263,6 +264,7 @@ def size(
         db_idle_in_transaction_timeout_ms=idle_in_transaction_ms,
         db_migration_lock_timeout_ms=a.statement_timeout_ms,
         db_migration_wait_s=a.migration_wait_s,
+        process_memory_mib=a.memory_mib_per_process,
         pgbouncer_query_timeout_s=statement_s + 5,
         pgbouncer_idle_transaction_timeout_s=math.ceil(idle_in_transaction_ms / 1000) + 5,
         db_pool_timeout_s=statement_s,

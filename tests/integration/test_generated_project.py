@@ -167,7 +167,8 @@ def _queue_depth_is_exported(server: Server) -> None:
 def _advisory_lock_waiters(env: ProjectEnv) -> int:
     with env.connect(direct=True, autocommit=True) as connection:
         row = connection.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+            " WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database()"
         ).fetchone()
     return int(row[0]) if row else 0
 

@@ -239,6 +239,7 @@ def test_ten_thousand_users_async_transaction():
         "db_idle_in_transaction_timeout_ms": 10000,
         "db_migration_lock_timeout_ms": 5000,
         "db_migration_wait_s": 600,
+        "process_memory_mib": 512,
         "pgbouncer_query_timeout_s": 10,
         "pgbouncer_idle_transaction_timeout_s": 15,
         "db_pool_timeout_s": 5,
