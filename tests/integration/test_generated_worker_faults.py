@@ -90,8 +90,11 @@ def _published_at(admin: psycopg.Connection[Any], item_id: str) -> Any:
 
 
 def _audited(admin: psycopg.Connection[Any], item_id: str) -> int:
-    row = admin.execute("SELECT count(*) FROM publish_audit WHERE item_id = %s", [item_id])
-    return int(row.fetchone()[0])  # type: ignore[index]
+    """How many committed changes of the item's published_at the trigger recorded."""
+    query = "SELECT count(*) FROM publish_audit WHERE item_id = %s"
+    row = admin.execute(query, [item_id]).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 @contextmanager
