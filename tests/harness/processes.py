@@ -6,7 +6,7 @@ one registry of what is still running (stopped at interpreter exit if a caller f
 - `alive()`, `child_pids()`, `tree()`, `still_alive()`: liveness and discovery. A zombie (or a
   task already dead) counts as gone: it runs no code and only waits for its parent to reap it.
 - `stop_tree()`: a process group and its descendants that left it, SIGTERM then SIGKILL after
-  a grace period (the projects' servers, workers and make targets).
+  a grace period (the projects' servers, workers and make targets), or SIGKILL at once.
 - `stop_process()`: one server (maybe under a wrapper such as runuser), with a ladder of
   signals each given a timeout, SIGKILL last (the services: PostgreSQL, PgBouncer, …).
 - `LIVE`: the registry. Whatever the harness starts adds itself on start and removes itself
@@ -146,11 +146,19 @@ def still_alive(members: Mapping[ProcKey, ProcStat]) -> dict[ProcKey, ProcStat]:
 # Stopping
 
 
-def stop_tree(proc: subprocess.Popen[bytes], grace: float, *, kill_wait: float = 10.0) -> None:
+def stop_tree(
+    proc: subprocess.Popen[bytes],
+    grace: float,
+    *,
+    kill_wait: float = 10.0,
+    sigterm: bool = True,
+) -> None:
     """SIGTERM to the process group led by `proc` (started with start_new_session=True) and
     to its descendants that left the group, each process once; SIGKILL to whatever still lives
     after `grace` seconds (and waits up to `kill_wait` s for it to go); reap `proc` (up to
-    5 s). Processes forked while it runs get the current signal too."""
+    5 s). Processes forked while it runs get the current signal too. With `sigterm=False`,
+    SIGKILL at once (`grace` unused): nothing in the tree runs a line of shutdown code, as
+    when the OOM killer or a lost node ends it."""
     pgid = proc.pid
 
     def scan() -> dict[ProcKey, ProcStat]:
@@ -158,7 +166,8 @@ def stop_tree(proc: subprocess.Popen[bytes], grace: float, *, kill_wait: float =
         return tree(pgid, proc.pid if proc.returncode is None else -1)
 
     members = scan()
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, kill_wait)):
+    ladder = [(signal.SIGTERM, grace)] if sigterm else []
+    for sig, wait in (*ladder, (signal.SIGKILL, kill_wait)):
         signalled: set[ProcKey] = set()
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -672,6 +672,15 @@ class ManagedProcess:
                 self._log_path = None
         return self.returncode
 
+    def kill(self) -> int | None:
+        """SIGKILL the whole process tree at once, no SIGTERM first: no process of it runs any
+        shutdown code (a worker puts back no job, closes no connection), as when the OOM
+        killer or a lost node ends it. Then as stop(). Returns the exit code."""
+        proc = self.proc
+        if proc is not None:
+            processes.stop_tree(proc, 0.0, sigterm=False)
+        return self.stop()
+
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -206,6 +206,20 @@ def test_stop_tree_sigkills_a_tree_that_ignores_sigterm_after_the_grace(
     assert not [p.pid for p in members.values() if processes.alive(p.pid)]
 
 
+def test_stop_tree_without_sigterm_kills_at_once_and_runs_no_handler(
+    spawn: _Spawner, tmp_path: Path
+) -> None:
+    # A SIGTERM handler that would leave a mark (and not exit): it must never run.
+    mark = tmp_path / "terminated"
+    proc, members = _sh_tree(spawn, prelude=f"trap 'touch {mark}' TERM; ")
+    started = time.monotonic()
+    processes.stop_tree(proc, grace=5.0, sigterm=False)
+    assert time.monotonic() - started < 2.0  # the grace is not waited for
+    assert proc.returncode == -signal.SIGKILL
+    assert not [p.pid for p in members.values() if processes.alive(p.pid)]
+    assert not mark.exists()
+
+
 # -- stopping one server -------------------------------------------------------------------
 
 

@@ -370,7 +370,9 @@ BROKER = Decision(
         Consequence(
             {"queue": ("celery",), "broker": ("redis",)},
             "Celery on Redis: acks_late, reject_on_worker_lost, prefetch 1 and a visibility "
-            "timeout longer than the longest task; the Redis instance must not evict keys.",
+            "timeout just above the longest a healthy worker holds a task (its retry wait and "
+            "twice JOB_TIME_LIMIT_S), so a killed worker's tasks run again within minutes; the "
+            "Redis instance must not evict keys.",
         ),
     ),
 )
