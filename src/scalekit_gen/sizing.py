@@ -29,7 +29,9 @@ class Assumptions:
     db_ms_per_request: float = 10.0  # time a request holds a server connection (transactions)
     job_share: float = 0.05  # share of requests that enqueue a background job
     job_seconds: float = 0.5  # mean run time of a job
+    cpu_ms_per_job: float = 50.0  # Python CPU per job; the rest of its run waits on I/O
     memory_mib_per_process: int = 512  # recycle a worker past this (Instagram's cap)
+    worker_parent_memory_mib: int = 128  # the worker's supervisor: no jobs, only bookkeeping
     min_replicas: int = 2  # two pods, so a PodDisruptionBudget can always keep one
     pgbouncer_rps: int = 10_000  # requests per second one single-threaded PgBouncer carries
     postgres_reserved: int = 10  # superuser_reserved_connections, migrations, admin, metrics
@@ -58,6 +60,20 @@ FORMULAS: tuple[tuple[str, str], ...] = (
     ("sync threads per process", "pool + max_overflow (a thread never waits for a connection)"),
     ("jobs in flight", "design RPS × job_share × job_seconds"),
     ("worker replicas", "max(1, ⌈jobs in flight / worker concurrency⌉)"),
+    (
+        "worker processes per pod",
+        "celery, rq: worker concurrency (one job per process); dramatiq, taskiq: 1 "
+        "(threads or coroutines share it)",
+    ),
+    (
+        "worker pod CPU",
+        "min(worker processes, worker concurrency × cpu_ms_per_job / (job_seconds × 1000)) "
+        "vCPU, rounded up to 0.1 (a process uses at most one core)",
+    ),
+    (
+        "worker pod memory",
+        "worker processes × memory_mib_per_process + worker_parent_memory_mib",
+    ),
     (
         "client connections",
         "HPA max × processes × (pool + overflow) × (1 + read replicas) + "
@@ -124,6 +140,9 @@ class Sizing:
     db_max_overflow: int
     worker_concurrency: int
     worker_replicas: int
+    worker_processes_per_pod: int
+    worker_pod_cpu_m: int  # millicores
+    worker_pod_memory_mib: int
     client_connections: int
     pgbouncer_replicas: int
     pgbouncer_max_client_conn: int
@@ -180,6 +199,25 @@ def worker_concurrency(queue: str, concurrency: str, a: Assumptions = DEFAULT_AS
     return 2 * a.cpu_per_pod  # jobs wait on I/O, so two per core
 
 
+def worker_processes_per_pod(queue: str, a: Assumptions = DEFAULT_ASSUMPTIONS) -> int:
+    """celery's prefork pool and rq's pool run one job per process; dramatiq (threads) and
+    taskiq (coroutines) run all of a pod's jobs in one process."""
+    if queue == "none":
+        return 0
+    if queue in ("celery", "rq"):
+        return worker_concurrency(queue, "sync", a)
+    return 1
+
+
+def worker_pod_cpu_m(processes: int, concurrency: int, a: Assumptions = DEFAULT_ASSUMPTIONS) -> int:
+    """Millicores for `concurrency` busy jobs, each on the CPU cpu_ms_per_job of its
+    job_seconds, but no more than the pod's processes can use (one core each: the GIL)."""
+    if processes == 0:
+        return 0
+    cores = min(processes, concurrency * a.cpu_ms_per_job / (a.job_seconds * 1000))
+    return max(100, _round_up(cores * 1000, 100))
+
+
 def size(
     *,
     concurrency: str,
@@ -208,6 +246,12 @@ def size(
     jobs_in_flight = design * a.job_share * a.job_seconds
     per_worker = worker_concurrency(queue, concurrency, a)
     workers = max(1, math.ceil(jobs_in_flight / per_worker)) if per_worker else 0
+    worker_processes = worker_processes_per_pod(queue, a)
+    worker_memory = (
+        worker_processes * a.memory_mib_per_process + a.worker_parent_memory_mib
+        if worker_processes
+        else 0
+    )
 
     # Each web process keeps one pool per database it reads from: the primary and every
     # replica. Replicas run the same limits as the primary (a hot standby must allow at
@@ -249,6 +293,9 @@ def size(
         db_max_overflow=overflow,
         worker_concurrency=per_worker,
         worker_replicas=workers,
+        worker_processes_per_pod=worker_processes,
+        worker_pod_cpu_m=worker_pod_cpu_m(worker_processes, per_worker, a),
+        worker_pod_memory_mib=worker_memory,
         client_connections=clients,
         pgbouncer_replicas=bouncers,
         pgbouncer_max_client_conn=max_client,

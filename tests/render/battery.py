@@ -448,6 +448,15 @@ def _capacity_expectations(project: Rendered) -> list[tuple[str, str | None]]:
         ("DB pool per process", f"{s['db_pool_size']} + {s['db_max_overflow']} overflow"),
         ("worker concurrency", when(queue, str(s["worker_concurrency"]))),
         ("worker replicas", when(queue, str(s["worker_replicas"]))),
+        (
+            "worker pod CPU / memory",
+            when(
+                queue,
+                f"{s['worker_pod_cpu_m']}m / {s['worker_pod_memory_mib']} MiB "
+                f"({s['worker_processes_per_pod']} worker process"
+                f"{'es' if s['worker_processes_per_pod'] > 1 else ''})",
+            ),
+        ),
         ("client connections", str(s["client_connections"])),
         ("PgBouncer replicas", when(pgbouncer, str(s["pgbouncer_replicas"]))),
         ("`max_client_conn`", when(pgbouncer, str(s["pgbouncer_max_client_conn"]))),
@@ -890,6 +899,24 @@ def worker_runs_the_same_command_everywhere(project: Rendered) -> Iterator[str]:
     replicas = worker["spec"].get("replicas") if worker else None
     if worker is not None and replicas != project.sizing["worker_replicas"]:
         yield f"worker replicas {replicas}, sizing says {project.sizing['worker_replicas']}"
+    if worker is not None:
+        yield from _worker_resources(project, worker)
+
+
+def _worker_resources(project: Rendered, worker: dict[str, Any]) -> Iterator[str]:
+    """The worker's resources are the sizing's worker pod, not the web pod's."""
+    s = project.sizing
+    want = {
+        "requests": {
+            "cpu": f"{s['worker_pod_cpu_m']}m",
+            "memory": f"{s['worker_pod_memory_mib']}Mi",
+        },
+        "limits": {"memory": f"{s['worker_pod_memory_mib']}Mi"},
+    }
+    (container,) = worker["spec"]["template"]["spec"]["containers"]
+    found = container.get("resources")
+    if found != want:
+        yield f"{WORKER_MANIFEST}: the worker's resources are {found}, want {want}"
 
 
 # ------------------------------------------------- each framework's side of the operations

@@ -20,6 +20,8 @@ from scalekit_gen.sizing import (
     size,
     web_processes_per_pod,
     worker_concurrency,
+    worker_pod_cpu_m,
+    worker_processes_per_pod,
 )
 
 FIELDS = {f.name for f in dataclasses.fields(Sizing)}
@@ -116,6 +118,62 @@ def test_workers_exist_iff_there_is_a_queue(args):
     else:
         assert s.worker_replicas >= 1
         assert s.worker_concurrency >= 1
+
+
+@SETTINGS
+@given(inputs)
+def test_the_worker_pod_is_sized_from_its_own_processes_and_jobs(args):
+    s = size(**args)
+    if args["queue"] == "none":
+        assert (s.worker_processes_per_pod, s.worker_pod_cpu_m, s.worker_pod_memory_mib) == (
+            0,
+            0,
+            0,
+        )
+        return
+    a = DEFAULT_ASSUMPTIONS
+    # One job per process (celery, rq) or every job in one process (dramatiq, taskiq).
+    assert s.worker_processes_per_pod in (1, s.worker_concurrency)
+    # Never more CPU than its processes can use (one core each), never less than 0.1 vCPU.
+    assert 100 <= s.worker_pod_cpu_m <= max(100, 1000 * s.worker_processes_per_pod)
+    assert s.worker_pod_cpu_m % 100 == 0
+    assert s.worker_pod_memory_mib == (
+        s.worker_processes_per_pod * a.memory_mib_per_process + a.worker_parent_memory_mib
+    )
+
+
+@pytest.mark.parametrize(
+    ("queue", "concurrency", "processes", "cpu_m", "memory_mib"),
+    [
+        # 4 processes x 1 job, 10 % CPU each (50 ms of 500 ms): 0.4 vCPU; 4 x 512 + 128 MiB.
+        ("celery", "sync", 4, 400, 2176),
+        ("celery", "async", 4, 400, 2176),
+        ("rq", "sync", 4, 400, 2176),
+        ("dramatiq", "sync", 1, 400, 640),
+        # 16 coroutines x 10 % = 1.6 vCPU of work, but one process uses one core at most.
+        ("dramatiq", "async", 1, 1000, 640),
+        ("taskiq", "async", 1, 1000, 640),
+    ],
+)
+def test_worker_pod_examples(queue, concurrency, processes, cpu_m, memory_mib):
+    s = size(
+        concurrency=concurrency, pooling="pgbouncer-transaction", queue=queue, target_users=10_000
+    )
+    assert (s.worker_processes_per_pod, s.worker_pod_cpu_m, s.worker_pod_memory_mib) == (
+        processes,
+        cpu_m,
+        memory_mib,
+    )
+    # Less CPU than the web pod it used to copy, for every queue with the default assumptions.
+    assert s.worker_pod_cpu_m < 1000 * s.web_pod_cpu
+
+
+def test_worker_pod_cpu_follows_the_jobs_cpu_share():
+    heavy = Assumptions(cpu_ms_per_job=250.0)  # half of each job on the CPU
+    assert worker_processes_per_pod("celery", heavy) == 4
+    assert worker_pod_cpu_m(4, 4, heavy) == 2000
+    assert worker_pod_cpu_m(1, 16, heavy) == 1000  # one process: one core
+    assert worker_pod_cpu_m(4, 4, Assumptions(cpu_ms_per_job=1.0)) == 100  # the floor
 
 
 @SETTINGS
@@ -224,6 +282,9 @@ def test_ten_thousand_users_async_transaction():
         "db_max_overflow": 2,
         "worker_concurrency": 16,
         "worker_replicas": 1,
+        "worker_processes_per_pod": 1,
+        "worker_pod_cpu_m": 1000,
+        "worker_pod_memory_mib": 640,
         "client_connections": 64,
         "pgbouncer_replicas": 2,
         "pgbouncer_max_client_conn": 100,
