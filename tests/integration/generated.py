@@ -36,6 +36,10 @@ def case_id(preset: str, answers: Mapping[str, object]) -> str:
     return ",".join([f"preset={preset}", *(f"{key}={value}" for key, value in answers.items())])
 
 
+#: `case_id` of each of FRAMEWORK_CASES, in order: the ids of tests parametrised over them.
+FRAMEWORK_CASE_IDS = [case_id(preset, answers) for preset, answers in FRAMEWORK_CASES]
+
+
 def blueprint(preset: str, **answers: object) -> Blueprint:
     """The preset, named Shop, with `answers` on top."""
     layers = [*load_preset(preset), AnswerLayer("test", {"project_name": "Shop", **answers})]

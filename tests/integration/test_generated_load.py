@@ -21,7 +21,12 @@ import pytest
 from scalekit_gen.render import render_project
 from tests.harness.project import ProjectEnv, Server, http_request, run_make
 from tests.harness.services import free_port
-from tests.integration.generated import FRAMEWORK_CASES, INSTALL_TIMEOUT, blueprint, case_id
+from tests.integration.generated import (
+    FRAMEWORK_CASE_IDS,
+    FRAMEWORK_CASES,
+    INSTALL_TIMEOUT,
+    blueprint,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -73,9 +78,7 @@ def _burst(server: Server, path: str, clients: int, rounds: int) -> Counter[str]
     return outcomes
 
 
-@pytest.mark.parametrize(
-    ("preset", "answers"), FRAMEWORK_CASES, ids=[case_id(p, a) for p, a in FRAMEWORK_CASES]
-)
+@pytest.mark.parametrize(("preset", "answers"), FRAMEWORK_CASES, ids=FRAMEWORK_CASE_IDS)
 def test_generated_project_holds_load(
     preset: str,
     answers: dict[str, str],

@@ -28,7 +28,12 @@ import pytest
 from scalekit_gen.render import render_project
 from tests.harness import PgBouncer, Postgres, PostgresReplica, Redis
 from tests.harness.project import ProjectEnv, Response, Server
-from tests.integration.generated import FRAMEWORK_CASES, INSTALL_TIMEOUT, blueprint, case_id
+from tests.integration.generated import (
+    FRAMEWORK_CASE_IDS,
+    FRAMEWORK_CASES,
+    INSTALL_TIMEOUT,
+    blueprint,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -43,9 +48,7 @@ class Served:
     redis: Redis
 
 
-@pytest.fixture(
-    scope="module", params=FRAMEWORK_CASES, ids=[case_id(p, a) for p, a in FRAMEWORK_CASES]
-)
+@pytest.fixture(scope="module", params=FRAMEWORK_CASES, ids=FRAMEWORK_CASE_IDS)
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:

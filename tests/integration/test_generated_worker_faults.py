@@ -36,7 +36,13 @@ import pytest
 
 from scalekit_gen.render import render_project
 from tests.harness.project import ProjectEnv, Worker
-from tests.integration.generated import FRAMEWORK_CASES, INSTALL_TIMEOUT, blueprint, case_id
+from tests.integration.generated import (
+    FRAMEWORK_CASE_IDS,
+    FRAMEWORK_CASES,
+    INSTALL_TIMEOUT,
+    blueprint,
+    case_id,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -130,9 +136,7 @@ def _job_done_lines(worker: Worker) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize(
-    ("preset", "answers"), FRAMEWORK_CASES, ids=[case_id(p, a) for p, a in FRAMEWORK_CASES]
-)
+@pytest.mark.parametrize(("preset", "answers"), FRAMEWORK_CASES, ids=FRAMEWORK_CASE_IDS)
 def test_a_job_whose_worker_is_killed_runs_again_and_takes_effect_once(
     preset: str,
     answers: dict[str, str],
