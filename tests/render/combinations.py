@@ -5,6 +5,7 @@
   owners and project names (the free-form kinds have no options to enumerate).
 - `pairwise_fill(seeds)`: a greedy covering set for every pair of options of two choice
   decisions that some valid blueprint can hold, on top of the pairs the seeds already cover.
+- `worker_fill(seeds)`: every valid combination of WORKER_KEYS the seeds do not hold.
 
 Both grow with the catalog: a new decision or option gets rendered without touching the tests.
 """
@@ -29,6 +30,11 @@ Pair = tuple[tuple[str, str], tuple[str, str]]
 PAIRWISE_KEYS: tuple[str, ...] = tuple(
     d.key for d in DECISION_LIST if d.kind is Kind.CHOICE and len(d.values) > 1
 )
+# The job queue's code is rendered from templates/includes/<framework>/queue/<queue>/ and
+# branches on the concurrency model and the broker: each valid combination of these renders a
+# different worker, and pairs miss some (a lint error in FastAPI sync + dramatiq once shipped
+# while every pair was covered). So all of them are rendered: about 20.
+WORKER_KEYS = ("framework", "concurrency", "queue", "broker")
 # Free-form kinds have no options to enumerate; these exercise what they can hold.
 MODULES = ["billing", "accounts", "search"]
 OWNERS = {"*": "@acme/platform", "billing": "@acme/payments", "accounts": "accounts@acme.example"}
@@ -165,4 +171,30 @@ def pairwise_fill(seeds: Iterable[Blueprint]) -> list[Combination]:
         uncovered -= covered
         answers = {k: blueprint.answers[k] for k in PAIRWISE_KEYS if blueprint.answers[k]}
         rows.append(Combination(f"pairwise-{len(rows) + 1:02d}", answers))
+    return rows
+
+
+def held(answers: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(answers.get(key) for key in keys)
+
+
+def worker_combinations() -> set[tuple[Any, ...]]:
+    """Every WORKER_KEYS combination a valid blueprint holds (None where a key is moot)."""
+    from scalekit_gen.catalog import DECISIONS
+
+    out = set()
+    for values in itertools.product(*(DECISIONS[key].values for key in WORKER_KEYS)):
+        blueprint = _try(dict(zip(WORKER_KEYS, values, strict=True)))
+        if blueprint is not None:
+            out.add(held(blueprint.answers, WORKER_KEYS))
+    return out
+
+
+def worker_fill(seeds: Iterable[Blueprint]) -> list[Combination]:
+    """A row for each of `worker_combinations()` that no seed holds, in a stable order."""
+    missing = worker_combinations() - {held(b.answers, WORKER_KEYS) for b in seeds}
+    rows = []
+    for values in sorted(missing, key=str):
+        given = {k: v for k, v in zip(WORKER_KEYS, values, strict=True) if v is not None}
+        rows.append(Combination(",".join(f"{k}={v}" for k, v in given.items()), given))
     return rows

@@ -18,21 +18,26 @@ from scalekit_gen.errors import BlueprintError
 
 from .battery import check_rendered_project, parse_env
 from .combinations import (
+    WORKER_KEYS,
     Combination,
     all_pairs,
     classify,
     coverable_pairs,
+    held,
     pairs_in,
     pairwise_fill,
     single_value_candidates,
+    worker_combinations,
+    worker_fill,
 )
 from .support import RenderFn
 
 CANDIDATES = single_value_candidates()
 ACCEPTED, REFUSED = classify(CANDIDATES)
 PAIRWISE = [(c, c.build()) for c in pairwise_fill(blueprint for _, blueprint in ACCEPTED)]
-RENDERED: list[tuple[Combination, Blueprint]] = ACCEPTED + PAIRWISE
-RENDER_BUDGET = 50  # ~0.4 s a render; the whole render suite should stay well under 90 s
+WORKERS = [(c, c.build()) for c in worker_fill(blueprint for _, blueprint in ACCEPTED + PAIRWISE)]
+RENDERED: list[tuple[Combination, Blueprint]] = ACCEPTED + PAIRWISE + WORKERS
+RENDER_BUDGET = 60  # ~0.4 s a render; the whole render suite should stay well under 90 s
 
 
 def _example(root: Path) -> dict[str, str]:
@@ -163,6 +168,13 @@ def test_every_option_and_every_coverable_pair_is_rendered() -> None:
         else:
             continue
         assert set(decision.values) <= seen, (decision.key, set(decision.values) - seen)
+
+
+def test_every_worker_combination_is_rendered() -> None:
+    rendered = {held(blueprint.answers, WORKER_KEYS) for _, blueprint in RENDERED}
+    assert worker_combinations() <= rendered, sorted(worker_combinations() - rendered, key=str)
+    assert ("fastapi", "sync", "dramatiq", "redis") in rendered
+    assert ("django", "async", "celery", "rabbitmq") in rendered
 
 
 def test_render_budget() -> None:
