@@ -50,15 +50,16 @@ MODULE = "catalog"
 #: The worker's settings here: a job may run 4 s, its one retry waits 0.5 s. From these the
 #: queue derives how long a healthy worker may hold a job, after which it hands the job out
 #: again: celery, the retry wait + a wait for a free process + the run (0.5 + 4 + 4 s, so a
-#: 9-s visibility timeout); taskiq, twice a run and a retry wait (9 s too).
+#: 9-s visibility timeout); taskiq, the run with a quarter more and two Redis commands of at
+#: most 5 s each (4 x 1.25 + 10 = 15 s; retries wait in Redis, not in the worker).
 WORKER_ENV = {
     "JOB_TIME_LIMIT_S": "4",
     "JOB_MAX_RETRIES": "1",
     "JOB_RETRY_BACKOFF_S": "0.5",
     "JOB_RETRY_BACKOFF_MAX_S": "0.5",
 }
-#: The longest the job may take to publish the item once the fresh worker is ready: the 9 s
-#: above from the killed worker's delivery, then the queue's next look for such messages
+#: The longest the job may take to publish the item once the fresh worker is ready: the 9 or
+#: 15 s above from the killed worker's delivery, then the queue's next look for such messages
 #: (celery: every 10 s; taskiq: after each 2-s blocking read), then the job, on a busy machine.
 REDELIVERED_WITHIN_S = 30.0
 #: How long the first worker has to take the job and reach the locked row.
