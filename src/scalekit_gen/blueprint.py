@@ -166,9 +166,10 @@ def coerce(decision: Decision, raw: Any) -> Any:
 def _parse_text(decision: Decision, raw: Any) -> str:
     if not isinstance(raw, str) or not raw.strip():
         raise ValueError("must be a non-empty text, e.g. acme-shop")
-    if decision.key == "project_name" and not catalog.slugify(raw):
-        raise ValueError(f"{raw!r} has no letters or digits to build a package name from")
-    return raw.strip()
+    text = raw.strip()
+    if decision.key == "project_name" and (problem := catalog.project_name_problem(text)):
+        raise ValueError(problem)
+    return text
 
 
 def _parse_choice(decision: Decision, raw: Any) -> str:

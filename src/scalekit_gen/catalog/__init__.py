@@ -20,6 +20,7 @@ from scalekit_gen.catalog.naming import (
     RESERVED_MODULE_NAMES,
     module_name_problem,
     package_name,
+    project_name_problem,
     slugify,
 )
 from scalekit_gen.catalog.rules import (
@@ -51,6 +52,7 @@ __all__ = [
     "fitting_default",
     "module_name_problem",
     "package_name",
+    "project_name_problem",
     "rule_violations",
     "slugify",
 ]
