@@ -166,7 +166,7 @@ def coerce(decision: Decision, raw: Any) -> Any:
 def _parse_text(decision: Decision, raw: Any) -> str:
     if not isinstance(raw, str) or not raw.strip():
         raise ValueError("must be a non-empty text, e.g. acme-shop")
-    text = raw.strip()
+    text = catalog.text_from_os(raw).strip()
     if decision.key == "project_name" and (problem := catalog.project_name_problem(text)):
         raise ValueError(problem)
     return text

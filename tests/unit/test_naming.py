@@ -15,6 +15,7 @@ from scalekit_gen.catalog.naming import (
     DEPENDENCY_IMPORT_NAMES,
     DNS_LABEL_MAX,
     LONGEST_NAME_SUFFIX,
+    MAX_MODULE_NAME_LENGTH,
     MAX_PROJECT_NAME_LENGTH,
     MAX_SLUG_LENGTH,
 )
@@ -76,7 +77,6 @@ def test_ordinary_names_are_accepted(name):
         ("acme\x00", "'\\x00'"),
         ("acme\u2028shop", "'\\u2028'"),  # LINE SEPARATOR: a newline to YAML and JavaScript
         ("acme\u200bshop", "'\\u200b'"),  # ZERO WIDTH SPACE
-        ("acme\udcffshop", "'\\udcff'"),  # a non-UTF-8 byte of a command-line argument
     ],
 )
 def test_control_characters_are_refused(name, shown):
@@ -158,3 +158,36 @@ def test_accepted_names_render_valid_identifiers():
         assert len(blueprint.project_slug + LONGEST_NAME_SUFFIX) <= DNS_LABEL_MAX
         assert blueprint.package_name.isidentifier()
         assert Path(blueprint.project_slug).name == blueprint.project_slug
+
+
+def test_module_names_keep_database_identifiers_within_63_bytes():
+    quoted = re.compile(r"[\"']([a-z_]*)\{\{ ?module ?\}\}([a-z_]*)[\"']")
+    affixes = {
+        prefix + suffix
+        for path in TEMPLATES.rglob("*")
+        if path.is_file() and path.suffix in {".jinja", ".py"}
+        for prefix, suffix in quoted.findall(path.read_text("utf-8"))
+    }
+    assert "ix__items_unpublished" in affixes
+    assert MAX_MODULE_NAME_LENGTH + max(len(a) for a in affixes) == 63
+    assert catalog.module_name_problem("m" * MAX_MODULE_NAME_LENGTH) is None
+    problem = catalog.module_name_problem("m" * (MAX_MODULE_NAME_LENGTH + 1))
+    assert problem is not None
+    assert f"at most {MAX_MODULE_NAME_LENGTH}" in problem
+
+
+def test_arguments_decoded_under_an_ascii_locale_are_read_as_utf8():
+    typed = "Café Zürich"
+    as_ascii_locale_sees_it = typed.encode("utf-8").decode("ascii", "surrogateescape")
+    assert as_ascii_locale_sees_it != typed
+    assert catalog.text_from_os(as_ascii_locale_sees_it) == typed
+    blueprint = build_blueprint([AnswerLayer("--set", {"project_name": as_ascii_locale_sees_it})])
+    assert blueprint["project_name"] == typed
+    assert blueprint.project_slug == "cafe-zurich"
+
+
+def test_bytes_that_are_not_utf8_are_refused_as_such():
+    latin1 = "Café".encode("latin-1").decode("ascii", "surrogateescape")
+    assert catalog.text_from_os(latin1) == latin1
+    problem = _problem(catalog.text_from_os(latin1))
+    assert "not UTF-8 text ('\\udce9')" in problem

@@ -22,6 +22,7 @@ from scalekit_gen.catalog.naming import (
     package_name,
     project_name_problem,
     slugify,
+    text_from_os,
 )
 from scalekit_gen.catalog.rules import (
     CONSEQUENCES,
@@ -55,4 +56,5 @@ __all__ = [
     "project_name_problem",
     "rule_violations",
     "slugify",
+    "text_from_os",
 ]

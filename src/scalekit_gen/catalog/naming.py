@@ -69,9 +69,21 @@ def package_name(slug: str) -> str:
     return name
 
 
+# PostgreSQL cuts identifiers at 63 bytes, and a module's tables, indexes and constraints are
+# named after it: the longest is ck_<module>_items_price_cents_not_negative
+# (tests/unit/test_naming.py checks every such name in templates/).
+LONGEST_MODULE_IDENTIFIER = "ck_{module}_items_price_cents_not_negative"
+MAX_MODULE_NAME_LENGTH = 63 - len(LONGEST_MODULE_IDENTIFIER.format(module=""))
+
+
 def module_name_problem(name: str) -> str | None:
     if not name.isidentifier() or not name.isascii() or name != name.lower() or name[0] == "_":
         return f"{name!r} is not a lowercase Python identifier (letters, digits, _; e.g. billing)"
+    if len(name) > MAX_MODULE_NAME_LENGTH:
+        return (
+            f"{name[:20]}… is {len(name)} characters; at most {MAX_MODULE_NAME_LENGTH}, so the "
+            "PostgreSQL tables and indexes named after it stay within 63"
+        )
     if keyword.iskeyword(name):
         return f"{name!r} is a Python keyword — pick another name, e.g. {name}s"
     if name in RESERVED_MODULE_NAMES:
@@ -128,6 +140,21 @@ PROJECT_TOP_LEVEL_NAMES = frozenset({"tests", "loadtests", "migrations", "manage
 _STDLIB_LOWER = frozenset(name.lower() for name in sys.stdlib_module_names)
 
 
+def text_from_os(text: str) -> str:
+    """A command-line argument or file name as the text the user typed.
+
+    Under an ASCII locale Python keeps each non-ASCII byte of an argument as a lone surrogate
+    (`Café` arrives as 'Caf\\udcc3\\udca9'); terminals send UTF-8, so decode those bytes as
+    UTF-8. Bytes that are not UTF-8 stay surrogates, which `project_name_problem` refuses.
+    """
+    if not any("\udc80" <= char <= "\udcff" for char in text):
+        return text
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8")
+    except UnicodeError:
+        return text
+
+
 def project_name_problem(name: str) -> str | None:
     """Why `name` cannot name a project, or None. Checked before anything is written.
 
@@ -135,6 +162,11 @@ def project_name_problem(name: str) -> str | None:
     the slug into directory, image and Kubernetes names; the package into every import.
     """
     bad = next((char for char in name if unicodedata.category(char) in _NOT_TEXT), None)
+    if bad is not None and unicodedata.category(bad) == "Cs":
+        return (
+            f"{name!r} holds bytes that are not UTF-8 text ({bad!r}) — type the name in a "
+            "UTF-8 terminal, or pass --set project_name=NAME"
+        )
     if bad is not None:
         return (
             f"{name!r} contains the control character {bad!r} — a project name is one line "
