@@ -52,6 +52,15 @@ class Blueprint:
         return {key: plain(value) for key, value in self.answers.items() if value is not None}
 
     @property
+    def defaulted(self) -> tuple[str, ...]:
+        """Applicable decisions no answer source chose: recorded as defaults, never as answers."""
+        return tuple(
+            key
+            for key, value in self.answers.items()
+            if value is not None and self.sources[key] == DEFAULT_SOURCE
+        )
+
+    @property
     def facts(self) -> Derived:
         """What the answers imply, each named once (see `Derived`)."""
         return derive(self.answers, self.project_slug, self.package_name, self.owners)

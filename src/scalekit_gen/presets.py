@@ -21,6 +21,8 @@ from scalekit_gen.errors import PresetError
 from scalekit_gen.paths import presets_dir
 
 EXTENDS = "extends"
+# The answers file's list of decisions taken by default (see render._copier_render).
+DEFAULTED_KEY = "_scalekit_defaulted"
 _SUFFIXES = (".yml", ".yaml")
 # The largest shipped preset is about 3 KB; the limits only stop a wrong file early.
 MAX_DOCUMENT_BYTES = 1024 * 1024
@@ -94,6 +96,24 @@ def looks_like_path(name_or_path: str) -> bool:
 
 def has_yaml_suffix(path: Path) -> bool:
     return path.suffix.lower() in _SUFFIXES
+
+
+def new_preset_path_problem(path: Path) -> str | None:
+    """Why a new preset cannot be written at `path`, or None (checked before writing)."""
+    if not has_yaml_suffix(path):
+        return (
+            f"{path}: a preset file ends in .yml or .yaml, or --preset would look for a shipped "
+            f"preset of that name — e.g. {path.name}.yml"
+        )
+    if os.path.lexists(path):
+        return f"{path} already exists — scalekit never overwrites a file; choose another name"
+    return None
+
+
+def preset_reference(path: Path) -> str:
+    """How to name the preset file at `path` so that `--preset` finds that very file."""
+    reference = str(path)
+    return reference if looks_like_path(reference) else f"./{reference}"
 
 
 def readable_file_problem(path: Path) -> str | None:
@@ -219,9 +239,17 @@ def _plain(node: Any) -> Any:
 
 def load_answers(path: Path, *, source: str | None = None) -> AnswerLayer:
     """An answers file as one layer. Copier's own `_`-prefixed keys are ignored, so a
-    project's `.copier-answers.yml` can seed another project."""
-    document = read_document(path)
-    values = {key: value for key, value in _plain(document).items() if not key.startswith("_")}
+    project's `.copier-answers.yml` can seed another project; the answers it marks as taken
+    by default (`_scalekit_defaulted`) are left out, so the new project takes its own."""
+    document = _plain(read_document(path))
+    defaulted = document.get(DEFAULTED_KEY) or []
+    if not isinstance(defaulted, list):
+        raise PresetError(f"{path}: {DEFAULTED_KEY} must be a list of decision names")
+    values = {
+        key: value
+        for key, value in document.items()
+        if not key.startswith("_") and key not in defaulted
+    }
     if EXTENDS in values:
         raise PresetError(f"{path}: 'extends' only works in presets (--preset), not answers files")
     return AnswerLayer(source or str(path), values)
@@ -322,8 +350,11 @@ def collect_layers(
         layers += load_preset(preset)
     if answers_file is not None:
         layers.append(load_answers(answers_file))
-    if project_name:
+    flags = parse_set_options(sets) if sets else None
+    # A --set project_name replaces the directory's name as the answer (and its problems:
+    # `new <a 240-character directory> --set project_name=shop` is fine).
+    if project_name and not (flags and "project_name" in flags.values):
         layers.append(AnswerLayer("destination name", {"project_name": project_name}))
-    if sets:
-        layers.append(parse_set_options(sets))
+    if flags is not None:
+        layers.append(flags)
     return layers

@@ -184,7 +184,10 @@ def _copier_render(blueprint: Blueprint, template: Path, out: Path) -> None:
             copier.run_copy(
                 str(template),
                 out,
-                data=blueprint.copier_data,
+                # Which answers were defaults: the answers file lists them as
+                # _scalekit_defaulted, so a project seeded from it (`--answers`) takes its own
+                # defaults, not these. (Not a question: Copier does not record it itself.)
+                data={**blueprint.copier_data, "scalekit_defaulted": list(blueprint.defaulted)},
                 defaults=True,  # never prompt: the blueprint already holds every answer
                 quiet=True,
                 unsafe=True,  # our own template loads our own Jinja extension
