@@ -134,9 +134,12 @@ def new_preset(*, console: Console, path: Path, base: str | None, sets: list[str
     build_blueprint(layers)  # the new preset must be valid before it is written
     typed = {key: plain(value) for key, value in resolve([changes]).given.items()}
     text = derive_preset(base, typed, target=path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("x", encoding="utf-8") as handle:  # "x": fail rather than overwrite
-        handle.write(text)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("x", encoding="utf-8") as handle:  # "x": fail rather than overwrite
+            handle.write(text)
+    except OSError as error:
+        raise PresetError(f"cannot write {path}: {error.strerror}") from None
     command = f"scalekit new --preset {shlex.quote(preset_reference(path))}"
     console.print(f"[green]Wrote {path}[/green]. Use it with: {command}", highlight=False)
     return path

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from scalekit_gen.blueprint import AnswerLayer
 from scalekit_gen.errors import PresetError
-from scalekit_gen.paths import presets_dir
+from scalekit_gen.paths import path_length_problem, presets_dir
 
 EXTENDS = "extends"
 # The answers file's list of decisions taken by default (see render._copier_render).
@@ -76,7 +76,7 @@ def find_preset(name_or_path: str, *, relative_to: Path | None = None) -> Path:
             raise PresetError(f"preset {problem}")
         return candidate
     shipped = presets_dir() / f"{name_or_path}.yml"
-    if shipped.is_file():
+    if path_length_problem(shipped) is None and shipped.is_file():
         return shipped
     names = ", ".join(info.name for info in list_presets())
     here = ""
@@ -105,6 +105,9 @@ def new_preset_path_problem(path: Path) -> str | None:
             f"{path}: a preset file ends in .yml or .yaml, or --preset would look for a shipped "
             f"preset of that name — e.g. {path.name}.yml"
         )
+    too_long = path_length_problem(path.absolute())
+    if too_long is not None:
+        return too_long
     if os.path.lexists(path):
         return f"{path} already exists — scalekit never overwrites a file; choose another name"
     return None
@@ -230,10 +233,18 @@ def _refuse_aliases_and_depth(path: Path, text: str) -> None:
 
 
 def _plain(node: Any) -> Any:
+    """ruamel's round-trip nodes as plain Python (a ScalarInt is no int to a YAML dumper)."""
     if isinstance(node, Mapping):
         return {str(key): _plain(value) for key, value in node.items()}
     if isinstance(node, list):
         return [_plain(item) for item in node]
+    from ruamel.yaml.scalarbool import ScalarBoolean
+
+    if isinstance(node, ScalarBoolean):  # an int subclass to Python
+        return bool(node)
+    for plain_type in (bool, str, int, float):  # bool first: it is an int too
+        if isinstance(node, plain_type):
+            return plain_type(node)
     return node
 
 

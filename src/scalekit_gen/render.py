@@ -24,15 +24,10 @@ from pathlib import Path
 from scalekit_gen import __version__
 from scalekit_gen.blueprint import Blueprint
 from scalekit_gen.errors import DestinationError, RenderError
-from scalekit_gen.paths import template_dir
+from scalekit_gen.paths import path_length_problem, template_dir
 
 STAGING_SUFFIX = ".scalekit-partial"
 STAGING_LABEL_BYTES = 64
-# Limits of Linux's common file systems (ext4, XFS, btrfs, tmpfs) and macOS's APFS: the bytes
-# of one name, and of a whole path. Checked before any I/O so a long name gets the rule, not
-# an OSError from the middle of a render.
-NAME_MAX = 255
-PATH_MAX = 4096
 # Room for the deepest file of a project below its directory (the longest is about 120
 # bytes, with a package of MAX_SLUG_LENGTH characters; tests/cli/test_hardening.py checks it).
 PROJECT_DEPTH = 256
@@ -47,7 +42,7 @@ class RenderResult:
 
 def check_destination(dest: Path) -> None:
     """Refuse a destination we could only render into by touching the user's files."""
-    problem = path_length_problem(dest)
+    problem = path_length_problem(dest, room=PROJECT_DEPTH)
     if problem is not None:
         raise DestinationError(problem)
     try:
@@ -68,25 +63,6 @@ def check_destination(dest: Path) -> None:
             "files; choose a new directory (to move a generated project to a newer template, "
             "run `copier update --trust` inside it)"
         )
-
-
-def path_length_problem(dest: Path) -> str | None:
-    """Why `dest` is too long for the file system to hold a project, or None; no I/O."""
-    for part in dest.parts:
-        size = len(os.fsencode(part))
-        if size > NAME_MAX:
-            return (
-                f"the directory name {part[:24]}… is {size} bytes; file systems allow "
-                f"{NAME_MAX} bytes per name — choose a shorter name"
-            )
-    size = len(os.fsencode(dest))
-    if size > PATH_MAX - PROJECT_DEPTH:
-        return (
-            f"{str(dest)[:24]}… is {size} bytes; the project's files need paths of up to "
-            f"{size + PROJECT_DEPTH} bytes and the system allows {PATH_MAX} — choose a shorter "
-            "path"
-        )
-    return None
 
 
 def render_project(

@@ -16,7 +16,8 @@ import pytest
 
 from scalekit_gen import render
 from scalekit_gen.catalog.naming import MAX_MODULE_NAME_LENGTH, MAX_SLUG_LENGTH
-from scalekit_gen.render import NAME_MAX, PROJECT_DEPTH
+from scalekit_gen.paths import NAME_MAX
+from scalekit_gen.render import PROJECT_DEPTH
 
 BILLION_LAUGHS = "\n".join(
     [
@@ -339,3 +340,27 @@ def test_an_ascii_locale_prints_the_plan(scalekit_argv, subprocess_env, tmp_path
                    tmp_path, capture_output=True, encoding="utf-8")  # fmt: skip
     assert as_json.returncode == 0, as_json.stderr
     assert '"project_name": "Café"' in as_json.stdout  # UTF-8, as JSON is
+
+
+@pytest.mark.parametrize("preset", ["fastapi-sync", "django-platform"])
+def test_plan_as_yaml_from_a_preset_with_numbers(cli, preset):
+    """Found by bench/fuzz_cli.py: ruamel's round-trip integers could not be dumped."""
+    result = cli("plan", "--preset", preset, "-f", "yaml")
+    assert result.exit_code == 0, result.output
+    assert "read_replicas: " in result.stdout
+
+
+def test_presets_show_a_name_too_long_for_the_file_system(cli):
+    """Found by bench/fuzz_cli.py: the shipped-preset lookup raised ENAMETOOLONG."""
+    result = cli("presets", "show", "b" * 300)
+    assert result.exit_code == 2
+    _no_traceback(result)
+    assert "no preset named" in result.stderr
+
+
+def test_presets_new_with_a_name_too_long_for_the_file_system(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = cli("presets", "new", "ä" * 200 + ".yaml")
+    assert result.exit_code == 2
+    _no_traceback(result)
+    assert f"file systems allow {NAME_MAX} bytes per name" in result.stderr
