@@ -28,6 +28,9 @@ from scalekit_gen.paths import path_length_problem, template_dir
 
 STAGING_SUFFIX = ".scalekit-partial"
 STAGING_LABEL_BYTES = 64
+# Render data beside the answers (not a question, so Copier does not record it itself): the
+# decisions taken by default, which the answers file lists as _scalekit_defaulted.
+DEFAULTED_DATA = "scalekit_defaulted"
 # Room for the deepest file of a project below its directory (the longest is about 120
 # bytes, with a package of MAX_SLUG_LENGTH characters; tests/cli/test_hardening.py checks it).
 PROJECT_DEPTH = 256
@@ -163,7 +166,7 @@ def _copier_render(blueprint: Blueprint, template: Path, out: Path) -> None:
                 # Which answers were defaults: the answers file lists them as
                 # _scalekit_defaulted, so a project seeded from it (`--answers`) takes its own
                 # defaults, not these. (Not a question: Copier does not record it itself.)
-                data={**blueprint.copier_data, "scalekit_defaulted": list(blueprint.defaulted)},
+                data={**blueprint.copier_data, DEFAULTED_DATA: list(blueprint.defaulted)},
                 defaults=True,  # never prompt: the blueprint already holds every answer
                 quiet=True,
                 unsafe=True,  # our own template loads our own Jinja extension
