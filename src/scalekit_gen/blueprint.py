@@ -52,6 +52,15 @@ class Blueprint:
         return {key: plain(value) for key, value in self.answers.items() if value is not None}
 
     @property
+    def defaulted(self) -> tuple[str, ...]:
+        """Applicable decisions no answer source chose: recorded as defaults, never as answers."""
+        return tuple(
+            key
+            for key, value in self.answers.items()
+            if value is not None and self.sources[key] == DEFAULT_SOURCE
+        )
+
+    @property
     def facts(self) -> Derived:
         """What the answers imply, each named once (see `Derived`)."""
         return derive(self.answers, self.project_slug, self.package_name, self.owners)
@@ -166,9 +175,10 @@ def coerce(decision: Decision, raw: Any) -> Any:
 def _parse_text(decision: Decision, raw: Any) -> str:
     if not isinstance(raw, str) or not raw.strip():
         raise ValueError("must be a non-empty text, e.g. acme-shop")
-    if decision.key == "project_name" and not catalog.slugify(raw):
-        raise ValueError(f"{raw!r} has no letters or digits to build a package name from")
-    return raw.strip()
+    text = catalog.text_from_os(raw).strip()
+    if decision.key == "project_name" and (problem := catalog.project_name_problem(text)):
+        raise ValueError(problem)
+    return text
 
 
 def _parse_choice(decision: Decision, raw: Any) -> str:

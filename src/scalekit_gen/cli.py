@@ -1,14 +1,17 @@
 """The `scalekit` command line: parse, prompt, print. The work happens in the library.
 
 Human output (tables, progress, the wizard) goes to stderr; machine output
-(`--format json|yaml`, `presets show`) to stdout. `ScalekitGroup.main` is the one place that
-turns errors into messages and exit codes: 2 for a user error, 130 for Ctrl-C, 1 for a bug.
+(`--format json|yaml`, `presets show`) to stdout, as UTF-8 whatever the locale (JSON and YAML
+are UTF-8 by definition). Human output survives a terminal that cannot show UTF-8: symbols
+fall back to ASCII (see `output`). `ScalekitGroup.main` is the one place that turns errors
+into messages and exit codes: 2 for a user error, 130 for Ctrl-C, 1 for a bug or output that
+could not be written (a full disk, a closed stdout); a reader that stops early (`| head`)
+is not an error.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 import traceback
@@ -19,39 +22,48 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from scalekit_gen import __version__
-from scalekit_gen.errors import BUG, INTERRUPTED, ScalekitError
+from scalekit_gen import __version__, output
+from scalekit_gen.errors import BUG, INTERRUPTED, ReaderGone, ScalekitError
 
 
 class ScalekitGroup(TyperGroup):
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
+        output.make_streams_safe()
         try:
             result = super().main(*args, **kwargs)
         except typer.Exit as done:  # Typer turns Ctrl-C into Exit(130) itself
             result = done.exit_code
         except typer.TyperException as error:  # usage errors: bad option, bad choice
             if hasattr(error, "show"):
-                error.show()
+                output.guarded(error.show)
             else:
-                _err().print(error.format_message())
+                _report(error.format_message())
             sys.exit(error.exit_code)
         except (typer.Abort, KeyboardInterrupt):
             result = INTERRUPTED
+        except (ReaderGone, BrokenPipeError):  # the reader left (`| head`): nobody to tell
+            output.silence_closed_streams()
+            sys.exit(0)
         except ScalekitError as error:
             # soft_wrap: let the terminal wrap, so a message copied from CI stays one line
-            _err().print(f"[bold red]error:[/bold red] {error}", soft_wrap=True)
+            _report(f"[bold red]error:[/bold red] {error}")
             sys.exit(error.exit_code)
         except Exception:
-            traceback.print_exc()
-            _err().print(
+            output.guarded(traceback.print_exc)
+            _report(
                 f"[bold red]scalekit {__version__} hit a bug.[/bold red] Please report it with "
                 "the traceback above."
             )
             sys.exit(BUG)
         if result == INTERRUPTED:
-            _err().print("\n[yellow]Interrupted — nothing was written.[/yellow]")
+            _report("\n[yellow]Interrupted — nothing was written.[/yellow]")
         sys.exit(result if isinstance(result, int) else 0)
+
+
+def _report(message: str) -> None:
+    """An error message on stderr; if stderr itself is gone, the exit code has to say it."""
+    output.guarded(lambda: _err().print(message, soft_wrap=True))
 
 
 app = typer.Typer(
@@ -73,7 +85,7 @@ app.add_typer(presets_app, name="presets")
 def _err() -> Any:
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    return Console(file=output.stderr(), stderr=True, highlight=False)
 
 
 class Format(StrEnum):
@@ -183,13 +195,7 @@ def new(
 
 def _emit(text: str) -> None:
     """Machine output to stdout; a reader that stops early (`| head`) is not an error."""
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise typer.Exit(0) from None
+    output.emit(text)
 
 
 def _stdin_is_terminal() -> bool:
@@ -240,7 +246,7 @@ def presets_show(
     """Print a preset's YAML, comments included (stdout)."""
     from scalekit_gen import presets
 
-    _emit(presets.find_preset(name).read_text(encoding="utf-8"))
+    _emit(presets.read_text(presets.find_preset(name)))
 
 
 @presets_app.command("new")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,14 @@ from rich.console import Console
 from scalekit_gen.blueprint import Blueprint, build_blueprint, pending, plain, resolve
 from scalekit_gen.errors import BlueprintError, MissingAnswersError, PresetError
 from scalekit_gen.plan import build_plan
-from scalekit_gen.presets import collect_layers, derive_preset, load_preset, parse_set_options
+from scalekit_gen.presets import (
+    collect_layers,
+    derive_preset,
+    load_preset,
+    new_preset_path_problem,
+    parse_set_options,
+    preset_reference,
+)
 
 
 def _blueprint_for_new(
@@ -118,17 +126,20 @@ def to_yaml(document: Any) -> str:
 
 
 def new_preset(*, console: Console, path: Path, base: str | None, sets: list[str]) -> Path:
-    if path.exists():
-        raise PresetError(
-            f"{path} already exists — scalekit never overwrites a file; choose another name"
-        )
+    problem = new_preset_path_problem(path)
+    if problem is not None:
+        raise PresetError(problem)
     changes = parse_set_options(sets)
     layers = [*(load_preset(base) if base else []), changes]
     build_blueprint(layers)  # the new preset must be valid before it is written
     typed = {key: plain(value) for key, value in resolve([changes]).given.items()}
     text = derive_preset(base, typed, target=path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("x", encoding="utf-8") as handle:  # "x": fail rather than overwrite
-        handle.write(text)
-    console.print(f"[green]Wrote {path}[/green]. Use it with: scalekit new --preset {path}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("x", encoding="utf-8") as handle:  # "x": fail rather than overwrite
+            handle.write(text)
+    except OSError as error:
+        raise PresetError(f"cannot write {path}: {error.strerror}") from None
+    command = f"scalekit new --preset {shlex.quote(preset_reference(path))}"
+    console.print(f"[green]Wrote {path}[/green]. Use it with: {command}", highlight=False)
     return path

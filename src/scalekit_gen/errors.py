@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 USER_ERROR = 2
 BUG = 1
+OUTPUT_FAILED = 1  # as cat(1): the output could not be written (a full disk, a closed stdout)
 INTERRUPTED = 130
 
 
@@ -63,3 +64,15 @@ class DestinationError(ScalekitError):
 
 class RenderError(ScalekitError):
     """Rendering failed; the partial output was removed."""
+
+
+class OutputError(ScalekitError):
+    """stdout or stderr could not be written; not the user's input, so exit code 1."""
+
+    exit_code = OUTPUT_FAILED
+
+
+class ReaderGone(Exception):
+    """The reader of stdout or stderr went away (`scalekit plan -f json | head`): stop
+    quietly with exit 0, as a closed pipe asks. Not an OSError, so Click's own EPIPE
+    handling (exit 1) never sees it."""

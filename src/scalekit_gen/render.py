@@ -1,7 +1,10 @@
 """Blueprint -> project on disk, all or nothing.
 
-Copier renders into a staging directory next to the destination; the finished tree is moved
-into place with one rename. A failure or Ctrl-C at any point removes the staging directory and
+Copier renders into a staging directory on the destination's own file system; the finished
+tree is moved into place with renames, which never cross devices. A new destination is staged
+next to it and renamed in one step. An existing empty destination (the directory the user
+stands in, a mount point, a writable directory in a read-only parent) is staged inside itself
+and filled entry by entry. A failure or Ctrl-C at any point removes the staging directory and
 any parent directories this run created, and an existing non-empty destination is refused
 before anything is written. Nothing the user already had is ever touched.
 """
@@ -21,9 +24,16 @@ from pathlib import Path
 from scalekit_gen import __version__
 from scalekit_gen.blueprint import Blueprint
 from scalekit_gen.errors import DestinationError, RenderError
-from scalekit_gen.paths import template_dir
+from scalekit_gen.paths import path_length_problem, template_dir
 
 STAGING_SUFFIX = ".scalekit-partial"
+STAGING_LABEL_BYTES = 64
+# Render data beside the answers (not a question, so Copier does not record it itself): the
+# decisions taken by default, which the answers file lists as _scalekit_defaulted.
+DEFAULTED_DATA = "scalekit_defaulted"
+# Room for the deepest file of a project below its directory (the longest is about 120
+# bytes, with a package of MAX_SLUG_LENGTH characters; tests/cli/test_hardening.py checks it).
+PROJECT_DEPTH = 256
 
 
 @dataclass(frozen=True)
@@ -35,9 +45,22 @@ class RenderResult:
 
 def check_destination(dest: Path) -> None:
     """Refuse a destination we could only render into by touching the user's files."""
-    if dest.is_symlink() or dest.is_file():
+    problem = path_length_problem(dest, room=PROJECT_DEPTH)
+    if problem is not None:
+        raise DestinationError(problem)
+    try:
+        is_file = dest.is_symlink() or (dest.exists() and not dest.is_dir())
+        entries = sorted(p.name for p in dest.iterdir()) if dest.is_dir() else []
+    except OSError as error:
+        raise DestinationError(f"cannot look at {dest}: {error.strerror}") from None
+    if is_file:
         raise DestinationError(f"{dest} exists and is not a directory — choose another path")
-    if dest.is_dir() and any(dest.iterdir()):
+    if entries and all(name.endswith(STAGING_SUFFIX) for name in entries):
+        raise DestinationError(
+            f"{dest} holds only {', '.join(entries)}, left by an interrupted scalekit run — "
+            "delete it and run again"
+        )
+    if entries:
         raise DestinationError(
             f"{dest} already exists and is not empty — scalekit never writes into existing "
             "files; choose a new directory (to move a generated project to a newer template, "
@@ -60,7 +83,14 @@ def render_project(
         with _staging(Path(tempfile.gettempdir()), dest.name) as staging:
             _copier_render(blueprint, template, staging / dest.name)
             return RenderResult(dest, _files(staging / dest.name), git_commit=False)
-    with _created_parents(dest.parent) as parent, _staging(parent, dest.name) as staging:
+    # An existing (empty) destination holds its own staging directory: renaming from there
+    # cannot cross a device (a mount point) and needs no write access to the parent.
+    stage_in = dest if dest.is_dir() else dest.parent
+    with (
+        _created_parents(dest.parent),
+        _times_kept_on_failure(stage_in),
+        _staging(stage_in, dest.name) as staging,
+    ):
         out = staging / dest.name
         _copier_render(blueprint, template, out)
         files = _files(out)
@@ -72,8 +102,13 @@ def render_project(
 @contextmanager
 def _created_parents(parent: Path) -> Iterator[Path]:
     """Create missing parent directories; remove exactly those again if rendering fails."""
-    missing = [p for p in (parent, *parent.parents) if not p.exists()]
-    blocking = next((p for p in (parent, *parent.parents) if p.exists() and not p.is_dir()), None)
+    try:
+        missing = [p for p in (parent, *parent.parents) if not p.exists()]
+        blocking = next(
+            (p for p in (parent, *parent.parents) if p.exists() and not p.is_dir()), None
+        )
+    except OSError as error:
+        raise DestinationError(f"cannot look at {parent}: {error.strerror}") from None
     if blocking is not None:
         raise DestinationError(f"{blocking} is a file, so no directory can be created under it")
     try:
@@ -90,9 +125,28 @@ def _created_parents(parent: Path) -> Iterator[Path]:
 
 
 @contextmanager
-def _staging(parent: Path, name: str) -> Iterator[Path]:
+def _times_kept_on_failure(directory: Path) -> Iterator[None]:
+    """Give `directory` its timestamps back if rendering fails: the staging directory made
+    and removed in it changed its mtime, and a failed run leaves nothing changed."""
     try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=STAGING_SUFFIX, dir=parent))
+        before = directory.stat()
+    except OSError:  # not there yet: _created_parents removes it again
+        yield
+        return
+    try:
+        yield
+    except BaseException:
+        with suppress(OSError):
+            os.utime(directory, ns=(before.st_atime_ns, before.st_mtime_ns))
+        raise
+
+
+@contextmanager
+def _staging(parent: Path, name: str) -> Iterator[Path]:
+    # The name only tells a person whose leftover this is; cut so the whole stays < NAME_MAX.
+    label = os.fsdecode(os.fsencode(name)[:STAGING_LABEL_BYTES])
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{label}.", suffix=STAGING_SUFFIX, dir=parent))
     except OSError as error:
         raise DestinationError(f"cannot write in {parent}: {error.strerror}") from None
     try:
@@ -109,7 +163,10 @@ def _copier_render(blueprint: Blueprint, template: Path, out: Path) -> None:
             copier.run_copy(
                 str(template),
                 out,
-                data=blueprint.copier_data,
+                # Which answers were defaults: the answers file lists them as
+                # _scalekit_defaulted, so a project seeded from it (`--answers`) takes its own
+                # defaults, not these. (Not a question: Copier does not record it itself.)
+                data={**blueprint.copier_data, DEFAULTED_DATA: list(blueprint.defaulted)},
                 defaults=True,  # never prompt: the blueprint already holds every answer
                 quiet=True,
                 unsafe=True,  # our own template loads our own Jinja extension
@@ -176,8 +233,9 @@ def _move_into_place(out: Path, dest: Path) -> None:
 def _move_entries(out: Path, dest: Path) -> None:
     """Fill an existing empty directory entry by entry, keeping the directory itself.
 
-    The user may be standing in it (`scalekit new .`), so it must not be replaced. If an
-    entry appeared there meanwhile, everything moved so far goes back and nothing is lost.
+    The user may be standing in it (`scalekit new .`), or it is a mount point, so it must
+    not be replaced. If an entry appeared there meanwhile, everything moved so far goes back
+    and nothing is lost.
     """
     moved: list[Path] = []
     try:

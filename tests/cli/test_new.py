@@ -143,14 +143,14 @@ def test_dry_run_lists_exactly_what_new_writes(cli, tmp_path) -> None:
 
 
 def test_preset_by_name(cli, tmp_path, read_answers) -> None:
-    dest = tmp_path / "platform"
+    dest = tmp_path / "acme-platform"
     result = cli("new", dest, "--yes", "--no-git", "--preset", "django-platform")
     assert result.exit_code == 0, result.output
     answers = read_answers(dest)
     assert answers["framework"] == "django"
     assert answers["concurrency"] == "sync"
     assert answers["queue"] == "celery"
-    assert answers["project_name"] == "platform"
+    assert answers["project_name"] == "acme-platform"
 
 
 def test_preset_file_without_extends(cli, tmp_path, monkeypatch, read_answers) -> None:

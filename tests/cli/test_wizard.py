@@ -90,7 +90,7 @@ SCRIPTED_WALK: list[tuple[str, list[str]]] = [
 
 
 def test_a_scripted_walk_with_refusals(cli, tmp_path, read_answers) -> None:
-    dest = tmp_path / "platform"
+    dest = tmp_path / "acme-platform"
     typed = [answer for _, answers in SCRIPTED_WALK for answer in answers]
     result = cli("new", dest, "--interactive", input=_lines(*typed, "y"))
     assert result.exit_code == 0, result.output
@@ -114,7 +114,7 @@ def test_a_scripted_walk_with_refusals(cli, tmp_path, read_answers) -> None:
 
     answers = read_answers(dest)
     expected: dict[str, Any] = {
-        "project_name": "platform",
+        "project_name": "acme-platform",
         "framework": "django",
         "concurrency": "sync",
         "database": "postgresql",

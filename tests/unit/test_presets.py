@@ -351,3 +351,29 @@ def test_derive_preset_drops_only_the_comment_of_a_changed_value():
     assert any(line.startswith("pooling: pgbouncer-transaction") for line in lines)
     assert "read_replicas: 0          # reads already go through the repository" in text
     assert text.startswith("# FastAPI, async all the way down")
+
+
+def test_load_answers_leaves_out_what_the_file_marks_as_defaulted(tmp_path):
+    path = _write(
+        tmp_path / ".copier-answers.yml",
+        "_src_path: x\nowners:\n  '*': '@other/backend'\ncache: memcached\n"
+        "_scalekit_defaulted:\n- owners\n",
+    )
+    assert load_answers(path).values == {"cache": "memcached"}
+
+
+def test_load_answers_refuses_a_defaulted_marker_that_is_not_a_list(tmp_path):
+    path = _write(tmp_path / "a.yml", "_scalekit_defaulted: owners\n")
+    with pytest.raises(PresetError, match="must be a list"):
+        load_answers(path)
+
+
+def test_values_are_plain_python_not_ruamel_nodes(tmp_path):
+    path = _write(tmp_path / "a.yml", "read_replicas: 2\nflag: true\nratio: 1.5\nname: 'x'\n")
+    values = load_answers(path).values
+    assert [type(values[k]) for k in ("read_replicas", "flag", "ratio", "name")] == [
+        int,
+        bool,
+        float,
+        str,
+    ]

@@ -20,7 +20,9 @@ from scalekit_gen.catalog.naming import (
     RESERVED_MODULE_NAMES,
     module_name_problem,
     package_name,
+    project_name_problem,
     slugify,
+    text_from_os,
 )
 from scalekit_gen.catalog.rules import (
     CONSEQUENCES,
@@ -51,6 +53,8 @@ __all__ = [
     "fitting_default",
     "module_name_problem",
     "package_name",
+    "project_name_problem",
     "rule_violations",
     "slugify",
+    "text_from_os",
 ]
