@@ -40,6 +40,9 @@ class Assumptions:
     # The replication delay a read replica may reach before it is taken out of rotation
     # (alert on it): streaming replicas run milliseconds behind, seconds under a write burst.
     replica_lag_s: int = 5
+    # How long a read waits to connect to a replica before it reads the primary instead: a
+    # replica on the same network answers in milliseconds; libpq and psycopg wait 2 s at least.
+    replica_connect_timeout_s: int = 2
 
 
 DEFAULT_ASSUMPTIONS = Assumptions()
@@ -122,6 +125,11 @@ FORMULAS: tuple[tuple[str, str], ...] = (
         "read-your-writes window (read replicas)",
         "replica_lag_s: a client's reads go to the primary this long after its last write",
     ),
+    (
+        "a read replica out of rotation",
+        "replay lag > replica_lag_s (measured every 2 s), or unreachable within "
+        "replica_connect_timeout_s (tried again after 10 s): its reads go to the primary",
+    ),
 )
 
 
@@ -166,6 +174,10 @@ class Sizing:
     pgbouncer_server_login_retry_s: int
     request_timeout_s: int
     read_your_writes_s: int
+    replica_max_lag_s: int
+    replica_connect_timeout_s: int
+    replica_check_interval_s: int
+    replica_retry_s: int
     warnings: tuple[str, ...]
 
     def as_dict(self) -> dict[str, Any]:
@@ -319,6 +331,12 @@ def size(
         pgbouncer_server_login_retry_s=1,
         request_timeout_s=2 * statement_s,
         read_your_writes_s=a.replica_lag_s,
+        # A replica further behind than the window would break read-your-writes for a client
+        # whose window has just closed.
+        replica_max_lag_s=a.replica_lag_s,
+        replica_connect_timeout_s=a.replica_connect_timeout_s,
+        replica_check_interval_s=2,
+        replica_retry_s=10,
         warnings=_warnings(pooling, design, hpa_max, max_connections, a),
     )
 

@@ -1,5 +1,5 @@
-"""Generated projects with a read replica that really lags: read-your-writes, and a cache
-filled only from the primary.
+"""Generated projects with a read replica that really lags, or goes down: read-your-writes, a
+cache filled only from the primary, and reads that never fail for the replica's sake.
 
 For each framework in each concurrency model, a project rendered with `read_replicas=1` is
 served with DATABASE_URL on a primary and DATABASE_REPLICA_URLS on a streaming replica of it
@@ -12,21 +12,32 @@ long as the test wants:
   list lacks the new row until replay resumes): the routing still uses the replica;
 - an item changed on the primary while the replica lags, its cache entry then gone (as when
   the write's tombstone expires), is read by clients that never wrote: the cache is filled
-  from the primary, so every one of them gets the new row, never the replica's old one.
+  from the primary, so every one of them gets the new row, never the replica's old one;
+- a replica lagging past REPLICA_MAX_LAG_S is out of rotation: a client that never wrote
+  reads the primary (it sees a row the replica has not replayed);
+- a replica that stops (its PostgreSQL killed, its PgBouncer still answering, as in
+  production) costs no failed read: GETs answer 200 from the primary, the first within
+  PgBouncer's query_wait_timeout, the next ones at once; once it is back, reads return to it.
+
+The replica's PgBouncer waits for a server as the generated pgbouncer.ini does
+(query_wait_timeout, server_login_retry from the sizing), not the harness's 30 s.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from scalekit_gen.render import render_project
-from tests.harness import PgBouncer, Postgres, PostgresReplica, Redis
+from scalekit_gen.sizing import size
+from tests.harness import PgBouncer, Postgres, PostgresReplica, Redis, free_port
 from tests.harness.project import ProjectEnv, Response, Server
 from tests.integration.generated import (
     FRAMEWORK_CASE_IDS,
@@ -41,11 +52,34 @@ ITEMS = "/api/v1/catalog/items"
 READ_PRIMARY_COOKIE = "read_primary_until"
 
 
+# How the generated pgbouncer.ini makes a client wait for a server (it is the same at any scale).
+SIZING = size(concurrency="async", pooling="pgbouncer-transaction", queue="none", target_users=1)
+PGBOUNCER_WAITS = {
+    "query_wait_timeout": SIZING.pgbouncer_query_wait_timeout_s,
+    "server_login_retry": SIZING.pgbouncer_server_login_retry_s,
+}
+# Short enough for a test to wait out: a replica past this lag is out of rotation, measured
+# this often; one that was down is tried again after REPLICA_RETRY_S. One web process: each
+# process learns a replica's state for itself.
+FAULT_ENV = {
+    "REPLICA_MAX_LAG_S": "1",
+    "REPLICA_CHECK_INTERVAL_S": "0.2",
+    "REPLICA_RETRY_S": "2",
+    "WEB_CONCURRENCY": "1",
+}
+
+
 @dataclass
 class Served:
     server: Server
     replica: PostgresReplica
     redis: Redis
+    root: Path
+    env: dict[str, str]
+
+    def another_server(self, **env: str) -> Server:
+        """A second server of the same project and replica, with `env` on top."""
+        return Server(self.root, {**self.env, **env}, port=free_port())
 
 
 @pytest.fixture(scope="module", params=FRAMEWORK_CASES, ids=FRAMEWORK_CASE_IDS)
@@ -61,7 +95,7 @@ def served(
         Postgres(max_connections=50, replication=True) as postgres,
         PostgresReplica(postgres) as replica,
         PgBouncer(postgres, default_pool_size=4) as pgbouncer,
-        PgBouncer(replica, default_pool_size=4) as replica_pgbouncer,
+        PgBouncer(replica, default_pool_size=4, settings=PGBOUNCER_WAITS) as replica_pgbouncer,
         Redis() as redis,
         ProjectEnv(postgres, pgbouncer, redis) as env,
     ):
@@ -72,8 +106,9 @@ def served(
         env.make(root, "install", timeout=INSTALL_TIMEOUT)
         env.make(root, "migrate")
         replica_url = replica_pgbouncer.url(env.role, env.database)
-        with Server(root, {**env.env, "DATABASE_REPLICA_URLS": replica_url}) as server:
-            yield Served(server, replica, redis)
+        server_env = {**env.env, "DATABASE_REPLICA_URLS": replica_url}
+        with Server(root, server_env) as server:
+            yield Served(server, replica, redis, root, server_env)
 
 
 class Client:
@@ -149,3 +184,70 @@ def test_the_cache_is_never_filled_from_a_lagging_replica(served: Served) -> Non
         replica.resume_replay()
 
     assert names == [renamed] * 3, server.log_tail(40)
+
+
+def test_a_replica_lagging_past_the_limit_is_read_from_the_primary(served: Served) -> None:
+    replica = served.replica
+    name = f"lag-{uuid.uuid4().hex[:8]}"
+    with served.another_server(**FAULT_ENV) as server:
+        replica.wait_caught_up()
+        assert _listed_ids(server, name) == []  # the replica is in rotation, lag measured
+        replica.pause_replay()
+        try:
+            created = _create(server, name)
+            # Past REPLICA_MAX_LAG_S behind, and measured since.
+            time.sleep(1.5)
+            reads = [_listed_ids(Client(server), name) for _ in range(3)]
+        finally:
+            replica.resume_replay()
+        log = server.log_tail(40)
+    # Clients that never wrote: the replica lacks the row, the primary has it.
+    assert reads == [[created["id"]]] * 3, log
+
+
+def test_reads_go_to_the_primary_while_the_replica_is_down(served: Served) -> None:
+    replica = served.replica
+    name = f"down-{uuid.uuid4().hex[:8]}"
+    with served.another_server(**FAULT_ENV) as server:
+        created = _create(server, name)
+        replica.wait_caught_up()
+        assert _listed_ids(server, name) == [created["id"]]  # pooled replica connections
+        replica.kill()
+        try:
+            started = time.monotonic()
+            first = server.request("GET", f"{ITEMS}?name={name}")
+            first_took = time.monotonic() - started
+            started = time.monotonic()
+            later = [server.request("GET", f"{ITEMS}/{created['id']}") for _ in range(5)]
+            later_took = time.monotonic() - started
+            log = server.log_tail(40)
+        finally:
+            replica.revive()
+        replica.wait_caught_up()
+        back = _back_in_rotation(server, replica)
+
+    assert first.status == 200, f"{first}\n{log}"
+    assert [item["id"] for item in first.body] == [created["id"]]
+    assert first_took < SIZING.pgbouncer_query_wait_timeout_s + 2, log
+    assert [response.status for response in later] == [200] * 5, f"{later}\n{log}"
+    # Out of rotation: no waiting on the replica's PgBouncer for each read.
+    assert later_took < 2, log
+    assert back, "the replica was never read again once it was back"
+
+
+def _back_in_rotation(server: Server, replica: PostgresReplica) -> bool:
+    """Whether the server reads the replica again within a few REPLICA_RETRY_S: a row the
+    paused replica has not replayed is missing from a reader's list. (PgBouncer fails the
+    first client after its server is back, so the first retry may fail.)"""
+    deadline = time.monotonic() + 3 * float(FAULT_ENV["REPLICA_RETRY_S"]) + 1
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        replica.wait_caught_up()
+        replica.pause_replay()
+        try:
+            unreplayed = _create(server, f"back-{uuid.uuid4().hex[:8]}")
+            if _listed_ids(server, unreplayed["name"]) == []:
+                return True
+        finally:
+            replica.resume_replay()
+    return False

@@ -261,6 +261,18 @@ def test_the_read_your_writes_window_is_the_replica_lag_assumed():
     assert size(**args, target_users=1_000, assumptions=lagging).read_your_writes_s == 30
 
 
+def test_a_replica_further_behind_than_the_window_is_taken_out_of_rotation():
+    """Past the window a client reads a replica again: one lagging more would hide its write."""
+    args = {"concurrency": "async", "pooling": "pgbouncer-transaction", "queue": "taskiq"}
+    for lag in (1, 5, 30):
+        s = size(**args, target_users=1_000, assumptions=Assumptions(replica_lag_s=lag))
+        assert s.replica_max_lag_s == s.read_your_writes_s == lag
+    s = size(**args, target_users=1_000)
+    # Measured more often than a replica may lag, and retried when down, but not every request.
+    assert s.replica_check_interval_s < s.replica_max_lag_s < s.replica_retry_s
+    assert s.replica_connect_timeout_s < s.db_pool_timeout_s
+
+
 # --------------------------------------------------------------------------- worked examples
 
 
@@ -308,6 +320,10 @@ def test_ten_thousand_users_async_transaction():
         "pgbouncer_server_login_retry_s": 1,
         "request_timeout_s": 10,
         "read_your_writes_s": 5,
+        "replica_max_lag_s": 5,
+        "replica_connect_timeout_s": 2,
+        "replica_check_interval_s": 2,
+        "replica_retry_s": 10,
         "warnings": [],
     }
 
