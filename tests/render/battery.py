@@ -919,6 +919,33 @@ def _worker_resources(project: Rendered, worker: dict[str, Any]) -> Iterator[str
         yield f"{WORKER_MANIFEST}: the worker's resources are {found}, want {want}"
 
 
+@check
+def worker_liveness_is_probed(project: Rendered) -> Iterator[str]:
+    """With a queue, the worker's liveness check (core/heartbeat.py) is what the Kubernetes
+    worker's livenessProbe and startupProbe and the Compose worker's healthcheck run; the
+    kubelet gives each run less time than the period between two."""
+    if project.answers.get("queue") == "none":
+        return
+    package = project.blueprint.package_name
+    argv = ["python", "-m", f"{package}.core.heartbeat", "check"]
+    if f"src/{package}/core/heartbeat.py" not in project.files:
+        yield f"src/{package}/core/heartbeat.py is missing"
+    worker = yaml.safe_load(project.text(COMPOSE_FILE))["services"].get("worker") or {}
+    if (worker.get("healthcheck") or {}).get("test") != ["CMD", *argv]:
+        yield f"{COMPOSE_FILE}: the worker's healthcheck does not run `{' '.join(argv)}`"
+    if not project.derived["uses_kubernetes"]:
+        return
+    deployment = _deployments(project).get(f"{project.plan['project']['slug']}-worker") or {}
+    containers = deployment.get("spec", {}).get("template", {}).get("spec", {}).get("containers")
+    for container in containers or [{}]:
+        for kind in ("livenessProbe", "startupProbe"):
+            probe = container.get(kind) or {}
+            if (probe.get("exec") or {}).get("command") != argv:
+                yield f"{WORKER_MANIFEST}: the worker's {kind} does not run `{' '.join(argv)}`"
+            elif not probe.get("timeoutSeconds", 1) < probe.get("periodSeconds", 10):
+                yield f"{WORKER_MANIFEST}: the worker's {kind} may run longer than its period"
+
+
 # ------------------------------------------------- each framework's side of the operations
 
 WEB_MANIFEST = f"{KUBERNETES_DIR}base/web.yaml"

@@ -210,6 +210,14 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
         _edit("deploy/kubernetes/base/worker.yaml", "  replicas: ", "  replicas: 9"),
         "worker",
     ),
+    "worker-without-liveness-probe": (
+        _edit("deploy/kubernetes/base/worker.yaml", "livenessProbe:", "readinessProbe:"),
+        "worker_liveness",
+    ),
+    "worker-healthcheck-elsewhere": (
+        _edit("docker-compose.yml", '"acme_shop.core.heartbeat"', '"acme_shop.heartbeat"'),
+        "worker_liveness",
+    ),
     "workflow-no-tests": (_edit(".github/workflows/ci.yml", "make test", "true"), "workflow"),
     "workflow-wrong-provider": (
         _write(".gitlab-ci.yml", "test:\n  script: [make test]\n"),
