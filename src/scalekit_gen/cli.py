@@ -230,6 +230,21 @@ def plan(
             console.print(f"[yellow]warning:[/yellow] {warning}")
 
 
+@app.command()
+def doctor(
+    project: Annotated[
+        Path, typer.Argument(help="A project scalekit generated. Default: this directory.")
+    ] = Path("."),
+) -> None:
+    """Check the tools and services a generated project needs, and say how to fix each.
+
+    Exit 0 when nothing fails (warnings allowed), 3 when something must be fixed.
+    """
+    from scalekit_gen import commands
+
+    raise typer.Exit(commands.doctor(console=_err(), project=project))
+
+
 @presets_app.callback()
 def _presets_list(ctx: typer.Context) -> None:
     """List the shipped presets (without a subcommand)."""

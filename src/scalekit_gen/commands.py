@@ -104,9 +104,37 @@ def new(
         f"[green]Created {result.destination}[/green] ({len(result.files)} files"
         f"{', first commit made' if result.git_commit else ''}). Next:"
     )
-    for step in views.next_steps(result.destination, result.files):
+    for step in views.next_steps(result.destination, result.files, _toolchain_fixes()):
         console.print(f"  {step}", highlight=False)
     return result.destination
+
+
+def _toolchain_fixes() -> list[str]:
+    """What this machine must do before the next steps work: uv, then a Python for the project."""
+    from scalekit_gen import toolchain
+
+    return [
+        f"# {tool.fix}"
+        for tool in (toolchain.find_uv(), toolchain.find_project_python())
+        if tool.fix
+    ]
+
+
+def doctor(*, console: Console, project: Path) -> int:
+    from scalekit_gen import views
+    from scalekit_gen.doctor import failed, run_checks
+    from scalekit_gen.errors import CHECKS_FAILED
+
+    checks = run_checks(project.absolute(), os.environ)
+    console.print(views.doctor_table(checks))
+    problems = failed(checks)
+    for check in problems:
+        console.print(f"[red]{check.name}[/red]: {check.fix}", highlight=False)
+    if problems:
+        console.print(f"{len(problems)} to fix; run `scalekit doctor` again afterwards.")
+        return CHECKS_FAILED
+    console.print("[green]Ready:[/green] make migrate && make test && make dev")
+    return 0
 
 
 def plan(*, preset: str | None, answers_file: Path | None, sets: list[str]) -> dict[str, Any]:

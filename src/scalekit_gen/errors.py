@@ -9,6 +9,7 @@ USER_ERROR = 2
 BUG = 1
 OUTPUT_FAILED = 1  # as cat(1): the output could not be written (a full disk, a closed stdout)
 INTERRUPTED = 130
+CHECKS_FAILED = 3  # `scalekit doctor` found something to fix
 
 
 class ScalekitError(Exception):

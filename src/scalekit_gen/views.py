@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.table import Table
 
 from scalekit_gen.presets import PresetInfo
+
+if TYPE_CHECKING:
+    from scalekit_gen.doctor import Check
 
 _COST_STYLE = {
     "low": "green",
@@ -88,6 +91,20 @@ def presets_table(presets: Iterable[PresetInfo]) -> Table:
     return table
 
 
+_STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+
+
+def doctor_table(checks: Iterable[Check]) -> Table:
+    table = Table(title="scalekit doctor", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("check", style="bold")
+    table.add_column("")
+    table.add_column("found")
+    for check in checks:
+        style = _STATUS_STYLE[check.status]
+        table.add_row(check.name, f"[{style}]{check.status}[/]", check.detail)
+    return table
+
+
 def _shortest(dest: Path) -> str:
     """`shop` when it is under the working directory, the full path otherwise."""
     try:
@@ -96,11 +113,19 @@ def _shortest(dest: Path) -> str:
         return str(dest)
 
 
-def next_steps(dest: Path, files: Iterable[str]) -> list[str]:
-    """What to run next, from what was actually rendered."""
+def next_steps(dest: Path, files: Iterable[str], toolchain_fixes: Iterable[str] = ()) -> list[str]:
+    """What to run next, from what was actually rendered and what this machine lacks."""
     rendered = set(files)
-    steps = [f"cd {_shortest(Path(dest))}"]
+    steps = [*toolchain_fixes, f"cd {_shortest(Path(dest))}"]
     if "Makefile" in rendered:
-        steps += ["make install", "make lint", "make migrate", "make test", "make run"]
+        if "docker-compose.yml" in rendered:
+            steps.append("make services   # PostgreSQL, PgBouncer, Redis … in Docker")
+        steps += [
+            "make install    # writes uv.lock: commit it",
+            "make migrate",
+            "make test",
+            "make dev        # http://127.0.0.1:8000, reloads on save",
+            "scalekit doctor # when something above fails: what is missing and the fix",
+        ]
     steps.append("read docs/decisions/ (one record per decision) and docs/capacity.md")
     return steps

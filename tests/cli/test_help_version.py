@@ -36,6 +36,7 @@ def test_the_command_tree_is_what_the_docs_describe() -> None:
     assert set(COMMAND_IDS) == {
         "scalekit",
         "new",
+        "doctor",
         "plan",
         "presets",
         "presets new",

@@ -23,6 +23,7 @@ from scalekit_gen.catalog import DECISIONS, allowed_values
 from scalekit_gen.render import render_project
 from tests.harness.project import MakeResult, ProjectEnv, Server, Worker
 from tests.integration.generated import (
+    FRAMEWORK_CASES,
     INSTALL_TIMEOUT,
     assert_loadtest_passes,
     blueprint,
@@ -226,6 +227,7 @@ def test_generated_project_runs_end_to_end(
         cache=project.derived()["uses_memcached"], replicas=project["read_replicas"]
     )
 
+    _settings_only_in_dotenv(env, root)
     env.make(root, "install", timeout=INSTALL_TIMEOUT)
     env.make(root, "lint")
     _two_pods_migrate_at_once(env, root, project.package_name)
@@ -250,6 +252,30 @@ def test_generated_project_runs_end_to_end(
         assert_loadtest_passes(root, env.env)
     for module in project["modules"]:
         _deleted_row_is_kept(env, module)
+    if case in FRAMEWORK_CASES:
+        _make_dev_serves(env, root)
+
+
+def _settings_only_in_dotenv(env: ProjectEnv, root: Path) -> None:
+    """Move the project's settings from the environment into its `.env`, as a developer has
+    them after `scalekit new`: every `make` target below must then read them from there.
+    PORT stays in the environment (each server here gets a free one), which also shows that
+    the environment wins over `.env`."""
+    dotenv = root / ".env"
+    lines = dotenv.read_text(encoding="utf-8").splitlines()
+    names = {line.split("=", 1)[0] for line in lines if "=" in line and not line.startswith("#")}
+    moved = {name: env.env.pop(name) for name in sorted(names & env.env.keys() - {"PORT"})}
+    assert "DATABASE_URL" in moved and "SECRET_KEY" in moved, sorted(names)
+    kept = [line for line in lines if line.split("=", 1)[0] not in moved]
+    settings = [f"{name}={value}" for name, value in moved.items()]
+    dotenv.write_text("\n".join([*kept, *settings]) + "\n", encoding="utf-8")
+
+
+def _make_dev_serves(env: ProjectEnv, root: Path) -> None:
+    """`make dev`, the development server the next steps end with, serves the API."""
+    with env.server(root, argv=("make", "dev"), start_timeout=90) as dev:
+        assert dev.get("/readyz").status == 200
+        assert dev.get("/api/v1/catalog/items").status == 200
 
 
 def _worker(env: ProjectEnv, root: Path, has_queue: bool) -> Worker | contextlib.nullcontext[None]:

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from scalekit_gen import views
 from scalekit_gen.blueprint import Blueprint
 from scalekit_gen.catalog import DECISION_LIST
 from scalekit_gen.plan import build_plan, record_path
@@ -170,10 +171,13 @@ def gitignored(patterns: list[str], name: str) -> bool:
 def secrets_of(env: list[tuple[str, str]]) -> dict[str, str]:
     """SECRET_KEY and the database password of an env file."""
     values = dict(env)
-    return {
+    found = {
         "SECRET_KEY": values.get("SECRET_KEY", ""),
         "db password": urlsplit(values.get("DATABASE_URL", "")).password or "",
     }
+    if "RABBITMQ_PASSWORD" in values:  # only with RabbitMQ, which Compose starts with it
+        found["rabbitmq password"] = values["RABBITMQ_PASSWORD"]
+    return found
 
 
 # --------------------------------------------------------------------------- the checks
@@ -320,6 +324,13 @@ def env_files_have_secrets_and_placeholders(project: Rendered) -> Iterator[str]:
             yield f".env.example contains the .env {name}"
     if secrets["SECRET_KEY"] and secrets["SECRET_KEY"] == secrets["db password"]:
         yield ".env uses one secret for both SECRET_KEY and the database password"
+    values = dict(env)
+    if values.get("POSTGRES_PASSWORD") != secrets["db password"]:
+        yield ".env POSTGRES_PASSWORD (Compose creates the role with it) is not DATABASE_URL's"
+    if values.get("BROKER_URL", "").startswith("amqp://") and urlsplit(
+        values["BROKER_URL"]
+    ).password != secrets.get("rabbitmq password"):
+        yield ".env BROKER_URL does not use RABBITMQ_PASSWORD (Compose creates the user with it)"
     for name, value in placeholders.items():
         if value != PLACEHOLDER:
             yield f".env.example {name} is {value!r}, not the placeholder {PLACEHOLDER!r}"
@@ -949,7 +960,17 @@ def worker_liveness_is_probed(project: Rendered) -> Iterator[str]:
 # ------------------------------------------------- each framework's side of the operations
 
 WEB_MANIFEST = f"{KUBERNETES_DIR}base/web.yaml"
-CONTRACT_TARGETS = ("install", "lint", "migrate", "test", "run", "worker", "loadtest")
+CONTRACT_TARGETS = (
+    "services",
+    "install",
+    "lint",
+    "migrate",
+    "test",
+    "run",
+    "dev",
+    "worker",
+    "loadtest",
+)
 COMMON_LINT = ("ruff check .", "ruff format --check .", "mypy", "lint-imports")
 #: The commands of the operations contract that differ by framework (the Django plan fixes
 #: Django's: deployment checks with HTTPS on, migrations through the `direct` alias, gunicorn).
@@ -998,12 +1019,39 @@ def makefile_wraps_the_framework_commands(project: Rendered) -> Iterator[str]:
         if not any(line.startswith(command) for line in lint):
             yield f"`make lint` does not run `{command}`"
     web = _web_command(project)
-    if not any(f"uv run {web}" in line for line in _make_recipe_lines(makefile, "run")):
-        yield f"`make run` does not run `{web}`"
+    run = _make_recipe_lines(makefile, "run")
+    if not any(line.startswith("uv run sh -c '") and f"exec {web}" in line for line in run):
+        yield f"`make run` does not run `{web}` inside `uv run` (which reads .env)"
     cmd = next((ln for ln in project.text("Dockerfile").splitlines() if ln.startswith("CMD ")), "")
     argv = json.loads(cmd.removeprefix("CMD ")) if cmd else []
     if not (argv[:2] == ["sh", "-c"] and f"exec {web}" in argv[-1]):
         yield f"the Dockerfile's CMD {argv} does not exec `{web}`"
+
+
+@check
+def next_steps_and_services_are_make_targets(project: Rendered) -> Iterator[str]:
+    """Every `make` command `scalekit new` prints is a target of this Makefile; `make services`
+    starts Compose services that exist, each with a healthcheck (`--wait` waits for it), and
+    .env holds the passwords Compose needs for them."""
+    makefile = project.text("Makefile")
+    steps = views.next_steps(project.root, project.files)
+    for step in steps:
+        command = step.split("#")[0].split()
+        if command[:1] == ["make"] and not _make_recipe_lines(makefile, command[1]):
+            yield f"the next steps print `{' '.join(command)}`, which the Makefile lacks"
+    services = yaml.safe_load(project.text(COMPOSE_FILE))["services"]
+    recipe = " ".join(_make_recipe_lines(makefile, "services"))
+    started = recipe.split("--wait", 1)[-1].split()
+    for name in started:
+        if "healthcheck" not in services.get(name, {}):
+            yield f"`make services` starts {name!r}, which has no healthcheck in {COMPOSE_FILE}"
+    wanted = {"postgres", "redis"} | ({"pgbouncer"} if project.derived["uses_pgbouncer"] else set())
+    if missing := wanted - set(started):
+        yield f"`make services` does not start {sorted(missing)}"
+    env = dict(parse_env(project.text(".env")))
+    for variable in re.findall(r"\$\{(\w+):\?", project.text(COMPOSE_FILE)):
+        if not env.get(variable):
+            yield f".env lacks {variable}, which {COMPOSE_FILE} requires"
 
 
 @check

@@ -156,6 +156,15 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
         "secrets",
     ),
     "env-order": (_swap_env_example_lines, "secrets"),
+    "compose-password-differs": (
+        _edit(".env", "POSTGRES_PASSWORD=", "POSTGRES_PASSWORD=x"),
+        "secrets",
+    ),
+    "services-unknown": (
+        _edit("Makefile", "--wait postgres ", "--wait postgresql "),
+        "next_steps_and_services",
+    ),
+    "next-step-missing": (_edit("Makefile", "\ndev:", "\ndevelop:"), "next_steps_and_services"),
     "missing-broker-url": (_edit(".env.example", "BROKER_URL=", "XBROKER_URL="), "blueprint"),
     "wrong-replicas": (
         _edit(".env", "DATABASE_REPLICA_URLS=", "DATABASE_REPLICA_URLS=x,"),

@@ -22,7 +22,8 @@ from scalekit_gen.views import (
     sizing_table,
 )
 
-MAKE_TARGETS = ["make install", "make lint", "make migrate", "make test", "make run"]
+# The day-one loop, in the order a newcomer runs it (`make services` only with Compose).
+MAKE_TARGETS = ["make install", "make migrate", "make test", "make dev"]
 
 
 def _plan(**values):
@@ -169,12 +170,31 @@ def test_cost_markup_renders_unknown_costs_plainly():
 # --------------------------------------------------------------------------- next steps
 
 
+def _commands(steps):
+    """The shell commands of the steps, without their trailing comments."""
+    return [step.split("#")[0].strip() for step in steps if not step.startswith("#")]
+
+
 def test_next_steps_with_a_makefile(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     steps = next_steps(tmp_path / "shop", ["Makefile", "README.md"])
     assert steps[0] == "cd shop"
-    assert steps[1:-1] == MAKE_TARGETS
+    assert [c for c in _commands(steps) if c.startswith("make ")] == MAKE_TARGETS
+    assert "scalekit doctor" in _commands(steps)
     assert steps[-1].startswith("read docs/decisions/")
+
+
+def test_next_steps_start_the_services_when_there_is_a_compose_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    steps = _commands(next_steps(tmp_path / "shop", ["Makefile", "docker-compose.yml"]))
+    assert steps[1:3] == ["make services", "make install"]
+
+
+def test_next_steps_open_with_what_the_machine_lacks(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    fix = '# uv came with scalekit but is not on PATH: export PATH="/opt/sk/bin:$PATH"'
+    steps = next_steps(tmp_path / "shop", ["Makefile"], [fix])
+    assert steps[:2] == [fix, "cd shop"]
 
 
 def test_next_steps_without_a_makefile(tmp_path, monkeypatch):
@@ -208,7 +228,8 @@ def test_next_steps_full_path_when_the_working_directory_is_gone(tmp_path, monke
 
 def test_next_steps_accepts_a_string_destination(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert next_steps(str(tmp_path / "shop"), iter(["Makefile"]))[:2] == ["cd shop", "make install"]
+    steps = next_steps(str(tmp_path / "shop"), iter(["Makefile"]))
+    assert _commands(steps)[:2] == ["cd shop", "make install"]
 
 
 # --------------------------------------------------------------------------- presets

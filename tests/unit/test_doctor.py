@@ -1,0 +1,111 @@
+"""`scalekit doctor`'s pure parts: which settings it reads, how it reports what is not there."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scalekit_gen.doctor import (
+    NotAProjectError,
+    Status,
+    check_service,
+    project_file_checks,
+    project_settings,
+    run_checks,
+    service_checks,
+)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # nothing listens once it is closed
+
+
+@pytest.fixture
+def http_port() -> Iterator[int]:
+    """A listener that answers like an HTTP server: the wrong protocol."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(5)
+
+    def serve() -> None:  # one connection: the test makes one
+        try:
+            conn, _ = server.accept()
+        except OSError:
+            return
+        with conn:
+            conn.recv(64)
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    server.close()
+    thread.join(timeout=5)
+
+
+def test_settings_from_env_file_with_the_environment_winning(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        '# comment\nREDIS_URL=redis://localhost:6379/0\nSECRET_KEY="quoted"\nPORT=8000\n'
+    )
+    settings = project_settings(tmp_path, {"PORT": "9000"})
+    assert settings["REDIS_URL"] == "redis://localhost:6379/0"
+    assert settings["SECRET_KEY"] == "quoted"
+    assert settings["PORT"] == "9000"
+
+
+def test_a_directory_scalekit_did_not_generate_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(NotAProjectError, match=r"no \.copier-answers\.yml"):
+        run_checks(tmp_path, {})
+
+
+def test_a_closed_port_fails_with_the_fix() -> None:
+    port = _closed_port()
+    check = check_service("REDIS_URL", f"redis://127.0.0.1:{port}/0", "REDIS_URL")
+    assert check.status is Status.FAIL
+    assert f"Redis at 127.0.0.1:{port}" in check.detail
+    assert "make services" in check.fix and "REDIS_URL" in check.fix
+
+
+def test_the_wrong_kind_of_server_is_named(http_port: int) -> None:
+    url = f"postgresql://app:secret@127.0.0.1:{http_port}/app"
+    check = check_service("DATABASE_URL", url, "DATABASE_URL")
+    assert check.status is Status.FAIL
+    assert "but not PostgreSQL" in check.detail
+
+
+@pytest.mark.parametrize(
+    ("url", "detail"),
+    [
+        pytest.param("mysql://x@localhost/db", "unknown scheme 'mysql'", id="scheme=mysql"),
+        pytest.param("redis://localhost:99999/0", "not a URL", id="port=out-of-range"),
+    ],
+)
+def test_malformed_urls_fail_without_a_connection(url: str, detail: str) -> None:
+    check = check_service("REDIS_URL", url, "REDIS_URL")
+    assert check.status is Status.FAIL
+    assert detail in check.detail
+
+
+def test_every_replica_is_checked_and_a_missing_database_url_fails() -> None:
+    port = _closed_port()
+    replicas = f"postgresql://a@127.0.0.1:{port}/a, postgresql://a@127.0.0.1:{port}/b"
+    checks = service_checks({"DATABASE_REPLICA_URLS": replicas, "REDIS_CACHE_URL": ""})
+    names = [check.name for check in checks]
+    assert names == ["DATABASE_REPLICA_URLS", "DATABASE_REPLICA_URLS[1]", "DATABASE_URL"]
+    assert checks[-1].status is Status.FAIL and checks[-1].detail == "not set"
+
+
+def test_project_files_each_say_how_to_get_them(tmp_path: Path) -> None:
+    checks = {check.name: check for check in project_file_checks(tmp_path)}
+    assert checks[".env"].fix.startswith("cp .env.example .env")
+    assert "commit uv.lock" in checks["uv.lock"].fix
+    assert checks[".venv"].fix == "run `make install`"
+    for name in ("uv.lock", ".env"):
+        (tmp_path / name).write_text("")
+    (tmp_path / ".venv").mkdir()
+    assert all(check.status is Status.OK for check in project_file_checks(tmp_path))
