@@ -134,7 +134,7 @@ def _rules(decision: Decision, decisions: Iterable[Decision]) -> Iterator[str]:
 
 
 def _condition(consequence: Consequence) -> str:
-    return ", ".join(
+    return " and ".join(
         f"{_code(key)} is " + " or ".join(_code(value) for value in values)
         for key, values in consequence.when.items()
     )
