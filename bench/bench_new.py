@@ -2,7 +2,7 @@
 
 Each round runs every variant once, in an interleaved order, as a fresh process (CLI start-up
 counts), into a fresh directory. Medians, the ratio to plain `copier copy` of the same
-template and each variant's peak RSS are printed as a Markdown table, ready for the README.
+template and each variant's peak RSS are printed as a Markdown table, ready for docs/performance.md.
 
 The template's extension keeps compiled templates in the user's cache between runs (see
 `copier_ext`); "cold" runs turn that off with SCALEKIT_NO_COMPILE_CACHE=1, so the table

@@ -47,3 +47,8 @@ def path_length_problem(dest: Path, *, room: int = 0) -> str | None:
             f"{size + room} bytes and the system allows {PATH_MAX} — choose a shorter path"
         )
     return None
+
+
+def docs_dir() -> Path:
+    """The manual's sources (docs/): only a checkout has them; they are not in the wheel."""
+    return _CHECKOUT / "docs"
