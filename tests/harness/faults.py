@@ -154,7 +154,7 @@ class FaultProxy:
                     if not data:
                         return
                     peers[source].sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: select() on an end already closed (fd -1)
             return
         finally:
             for end in (client, upstream):
