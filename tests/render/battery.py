@@ -188,6 +188,7 @@ REQUIRED_FILES = (
     ".env",
     ".env.example",
     ".gitignore",
+    ".squawk.toml",  # the migration linter's rules (tests/test_migration_safety.py)
     "README.md",
     "docs/capacity.md",
 )
