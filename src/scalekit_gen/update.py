@@ -204,7 +204,10 @@ def _refuse_unfinished_work(git: _Git) -> None:
         )
     if not git.succeeds("rev-parse", "-q", "--verify", "HEAD"):
         raise UpdateError("the repository has no commit yet — commit the project first")
-    dirty = git.run("status", "--porcelain", "--untracked-files=all").splitlines()
+    # --no-optional-locks: not even the index's stat cache is rewritten (a dry run writes
+    # nothing).
+    status = git.run("--no-optional-locks", "status", "--porcelain", "--untracked-files=all")
+    dirty = status.splitlines()
     if dirty:
         shown = "\n".join(f"  {line}" for line in dirty[:10])
         more = f"\n  … and {len(dirty) - 10} more" if len(dirty) > 10 else ""
