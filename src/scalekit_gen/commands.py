@@ -178,6 +178,11 @@ def update(
         )
     for line in result.changed_files:
         console.print(f"  {line}", highlight=False)
+    if "M .env.example" in result.changed_files:
+        console.print(
+            ".env.example changes: copy what is new into your .env (an update never touches "
+            ".env, it holds your secrets)."
+        )
     if result.conflicts:
         verb = "would conflict" if dry_run else "conflict"
         console.print(
