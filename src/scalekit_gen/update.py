@@ -307,9 +307,18 @@ def _preview(git: _Git, theirs: str, result: UpdateResult) -> UpdateResult:
 def _merge(git: _Git, theirs: str, result: UpdateResult) -> UpdateResult:
     version = f"scalekit {result.new_version}"
     message = f"Update to the {version} template\n\nMerges the template's render ({theirs[:12]})."
-    done = git.call(
-        *MERGE_CONFIG, "merge", "--no-ff", "--no-commit", "--no-verify", "-m", message, theirs
-    )
+    # git names the merged side in conflict markers as it was named on the command line; a
+    # ref for the length of the merge makes that `>>>>>>> scalekit/template-0.2.0`, not a
+    # hash. MERGE_HEAD keeps the commit afterwards.
+    label = f"scalekit/template-{result.new_version}"
+    git.run("update-ref", f"refs/{label}", theirs)
+    try:
+        done = git.call(
+            *MERGE_CONFIG,
+            *("merge", "--no-ff", "--no-commit", "--no-verify", "-m", message, label),
+        )
+    finally:
+        git.call("update-ref", "-d", f"refs/{label}")
     if done.returncode != 0 and not git.succeeds("rev-parse", "-q", "--verify", "MERGE_HEAD"):
         raise UpdateError(f"git merge failed, nothing was changed: {done.stderr.strip()}")
     conflicts = git.run("diff", "--name-only", "--diff-filter=U").split("\n")

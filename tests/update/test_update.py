@@ -86,7 +86,7 @@ def test_update_keeps_edits_applies_template_changes_and_reports_the_conflict(
 
     assert result.conflicts == (SETTINGS,)
     settings = _read(project, SETTINGS)
-    assert "<<<<<<<" in settings and ">>>>>>>" in settings
+    assert "<<<<<<< HEAD" in settings and f">>>>>>> scalekit/template-{__version__}" in settings
     assert TIMEOUT_LINE.format("1.5") in settings and TIMEOUT_LINE.format("0.25") in settings
     # Every other edit of the team is there, next to the template's changes in the same files.
     router = _read(project, ROUTER)
