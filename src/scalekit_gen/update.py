@@ -24,7 +24,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +65,10 @@ class UpdateResult:
     conflicts: tuple[str, ...]  # paths git could not merge; in the tree with conflict markers
     diff: str  # the change to the project (dry run only; empty otherwise)
     dry_run: bool
-
-    @property
-    def up_to_date(self) -> bool:
-        return not self.changed_files
+    # The template renders the answers as the baseline holds them: nothing to merge, and
+    # nothing was done. (A render that differs is merged even if the project already has
+    # every change: the merge commit records the new baseline.)
+    up_to_date: bool
 
 
 def update_project(
@@ -110,6 +110,7 @@ def update_project(
             conflicts=(),
             diff="",
             dry_run=dry_run,
+            up_to_date=theirs is None,
         )
         if theirs is None:  # the template renders these answers exactly as before
             return result
@@ -333,17 +334,9 @@ def _merge(git: _Git, theirs: str, result: UpdateResult) -> UpdateResult:
 def _with_changes(
     result: UpdateResult, *, changed: str, conflicts: list[str], diff: str
 ) -> UpdateResult:
+    """`result` with what the merge changes (`git diff --name-status` lines as "M path")."""
     lines = tuple(" ".join(line.split("\t", 1)) for line in changed.splitlines() if line)
-    return UpdateResult(
-        project=result.project,
-        old_version=result.old_version,
-        new_version=result.new_version,
-        answer_changes=result.answer_changes,
-        changed_files=lines,
-        conflicts=tuple(conflicts),
-        diff=diff,
-        dry_run=result.dry_run,
-    )
+    return replace(result, changed_files=lines, conflicts=tuple(conflicts), diff=diff)
 
 
 # --------------------------------------------------------------------------- answers

@@ -265,3 +265,20 @@ def test_a_project_git_cannot_merge_into_is_refused(
     target = project / "src" if where == "subdirectory" else project
     with pytest.raises(UpdateError, match=r"not a git repository|not at its top"):
         update_project(target, sets=[], template=template)
+
+
+def test_a_change_the_project_already_made_still_moves_the_baseline(
+    template_copy: Callable[[str], Path], generate: Callable[..., Path]
+) -> None:
+    old, new = template_copy("template-n"), template_copy("template-n+1")
+    project = generate(old)
+    append(project / "Makefile", MAKEFILE_LINE)  # the team did what N+1 does, by hand
+    team_commit(project)
+    append(new / T_MAKEFILE, MAKEFILE_LINE)
+
+    result = update_project(project, sets=[], template=new)
+
+    assert not result.up_to_date and result.changed_files == () and result.conflicts == ()
+    assert _merging(project), "the merge records N+1's render as the next baseline"
+    team_commit(project, "template N+1")
+    assert update_project(project, sets=[], template=new).up_to_date
