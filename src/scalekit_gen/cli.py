@@ -279,6 +279,50 @@ def presets_new(
     commands.new_preset(console=_err(), path=path, base=base, sets=set_ or [])
 
 
+@app.command()
+def update(
+    project: Annotated[
+        Path,
+        typer.Argument(help="The generated project (its git repository's root). Default: here."),
+    ] = Path("."),
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            "-s",
+            metavar="KEY=VALUE",
+            help="Change one decision; repeatable. Lists are comma-separated: "
+            "--set modules=catalog,billing",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print the diff the update would make; change nothing."),
+    ] = False,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            metavar="COMMIT",
+            help="The commit holding scalekit's last render of the project, before any edit "
+            "(only when scalekit cannot find it in the history; see docs/update.md).",
+        ),
+    ] = None,
+) -> None:
+    """Move a generated project to the installed template, keeping your edits.
+
+    Re-renders the project's recorded answers (plus --set) and merges what the template
+    changed into it with git, three-way. Exit 3: merged, with conflicts left to resolve.
+    """
+    from scalekit_gen import commands
+
+    code = commands.update(
+        console=_err(), project=project, sets=set_ or [], dry_run=dry_run, baseline=baseline
+    )
+    if code:
+        raise typer.Exit(code)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # the same clean-up as Ctrl-C: nothing half-written stays
 

@@ -171,3 +171,72 @@ def new_preset(*, console: Console, path: Path, base: str | None, sets: list[str
     command = f"scalekit new --preset {shlex.quote(preset_reference(path))}"
     console.print(f"[green]Wrote {path}[/green]. Use it with: {command}", highlight=False)
     return path
+
+
+def update(
+    *, console: Console, project: Path, sets: list[str], dry_run: bool, baseline: str | None
+) -> int:
+    """Merge the installed template's changes into `project`; the exit code (CONFLICTS when
+    some are left to resolve). With `dry_run`, the diff goes to stdout and nothing changes."""
+    from scalekit_gen import output
+    from scalekit_gen.errors import CONFLICTS
+    from scalekit_gen.update import update_project
+
+    with console.status(f"Rendering {project} with the installed template …"):
+        result = update_project(project, sets=sets, dry_run=dry_run, baseline=baseline)
+    old = f"scalekit {result.old_version}" if result.old_version else "an earlier template"
+    for change in result.answer_changes:
+        console.print(f"  {change.key}: {_shown(change.old)} → {_shown(change.new)}")
+    if result.up_to_date:
+        console.print(
+            f"[green]{result.project} is up to date[/green] with the scalekit "
+            f"{result.new_version} template — nothing to merge, nothing was changed."
+        )
+        return 0
+    if dry_run:
+        output.emit(result.diff)
+        console.print(
+            f"Dry run: updating from {old} to scalekit {result.new_version} would change "
+            f"{len(result.changed_files)} files (diff on stdout); nothing was written."
+        )
+    else:
+        console.print(
+            f"[green]Merged the scalekit {result.new_version} template into "
+            f"{result.project}[/green] (from {old}): {len(result.changed_files)} files changed."
+        )
+    for line in result.changed_files:
+        console.print(f"  {line}", highlight=False)
+    if "M .env.example" in result.changed_files:
+        console.print(
+            ".env.example changes: copy what is new into your .env (an update never touches "
+            ".env, it holds your secrets)."
+        )
+    if result.conflicts:
+        verb = "would conflict" if dry_run else "conflict"
+        console.print(
+            f"[yellow]{len(result.conflicts)} files {verb}[/yellow] — both you and the "
+            "template changed the same lines, or you edited a file the new answers no "
+            "longer create:"
+        )
+        for path in result.conflicts:
+            console.print(f"  {path}", highlight=False)
+    if not dry_run:
+        resolve = "resolve the conflicts (git status lists them), git add them, then " * bool(
+            result.conflicts
+        )
+        console.print(
+            f"Review with git diff --cached, {resolve}git commit — keep it a merge commit "
+            "(no squash): it records the render the next update starts from. "
+            "git merge --abort undoes the update."
+        )
+    return CONFLICTS if result.conflicts else 0
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "(not applicable)"
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    if isinstance(value, dict):
+        return ",".join(f"{key}:{owner}" for key, owner in value.items())
+    return str(value)

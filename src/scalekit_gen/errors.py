@@ -7,9 +7,14 @@ from dataclasses import dataclass
 
 USER_ERROR = 2
 BUG = 1
+# `scalekit update` merged (or, with --dry-run, would merge) with conflicts left to resolve:
+# not an error, but a script updating many projects must be able to tell.
+CONFLICTS = 3
 OUTPUT_FAILED = 1  # as cat(1): the output could not be written (a full disk, a closed stdout)
 INTERRUPTED = 130
-CHECKS_FAILED = 3  # `scalekit doctor` found something to fix
+# `scalekit doctor` found something to fix. The same number as CONFLICTS: each command has
+# one outcome between done and error, and scripts branch on it the same way.
+CHECKS_FAILED = 3
 
 
 class ScalekitError(Exception):
@@ -65,6 +70,10 @@ class DestinationError(ScalekitError):
 
 class RenderError(ScalekitError):
     """Rendering failed; the partial output was removed."""
+
+
+class UpdateError(ScalekitError):
+    """A project cannot be updated as it is; nothing was changed."""
 
 
 class OutputError(ScalekitError):

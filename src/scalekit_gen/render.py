@@ -31,6 +31,14 @@ STAGING_LABEL_BYTES = 64
 # Render data beside the answers (not a question, so Copier does not record it itself): the
 # decisions taken by default, which the answers file lists as _scalekit_defaulted.
 DEFAULTED_DATA = "scalekit_defaulted"
+# Render data for the answers file: where the template came from and its version. Copier
+# would record the directory it rendered from (a site-packages path that is gone after an
+# upgrade); what `scalekit update` needs is the package and version (see update.py).
+SOURCE_DATA = "scalekit_source"
+TEMPLATE_SOURCE = "scalekit-gen"
+# The trailer that marks a commit holding exactly what the template rendered, before any
+# edit: `scalekit new`'s first commit and each `scalekit update`'s render (see update.py).
+PRISTINE_TRAILER = "Scalekit-Pristine"
 # Room for the deepest file of a project below its directory (the longest is about 120
 # bytes, with a package of MAX_SLUG_LENGTH characters; tests/cli/test_hardening.py checks it).
 PROJECT_DEPTH = 256
@@ -64,7 +72,7 @@ def check_destination(dest: Path) -> None:
         raise DestinationError(
             f"{dest} already exists and is not empty — scalekit never writes into existing "
             "files; choose a new directory (to move a generated project to a newer template, "
-            "run `copier update --trust` inside it)"
+            "run `scalekit update` inside it)"
         )
 
 
@@ -166,7 +174,11 @@ def _copier_render(blueprint: Blueprint, template: Path, out: Path) -> None:
                 # Which answers were defaults: the answers file lists them as
                 # _scalekit_defaulted, so a project seeded from it (`--answers`) takes its own
                 # defaults, not these. (Not a question: Copier does not record it itself.)
-                data={**blueprint.copier_data, DEFAULTED_DATA: list(blueprint.defaulted)},
+                data={
+                    **blueprint.copier_data,
+                    DEFAULTED_DATA: list(blueprint.defaulted),
+                    SOURCE_DATA: {"_src_path": TEMPLATE_SOURCE, "_commit": __version__},
+                },
                 defaults=True,  # never prompt: the blueprint already holds every answer
                 quiet=True,
                 unsafe=True,  # our own template loads our own Jinja extension
@@ -251,16 +263,34 @@ def _move_entries(out: Path, dest: Path) -> None:
         raise
 
 
+def pristine_message(subject: str) -> str:
+    """A commit message that marks the commit as the template's untouched render."""
+    return f"{subject}\n\n{PRISTINE_TRAILER}: {__version__}\n"
+
+
+def git_identity_env() -> dict[str, str]:
+    """os.environ for a git that commits: the user's identity, else scalekit's."""
+    git = shutil.which("git") or "git"
+    return {**os.environ, **_fallback_identity(git)}
+
+
+# `git add` of a render takes exactly what the template's own .gitignore lets through, so the
+# first commit and every later pristine render (update.py) hold the same kind of tree.
+NO_PERSONAL_EXCLUDES = ("-c", f"core.excludesFile={os.devnull}")
+
+
 def _git_init(root: Path) -> bool:
-    """`git init` and a first commit; quietly skipped when git is missing or fails."""
+    """`git init` and a first commit, marked as the pristine render `scalekit update` starts
+    from; quietly skipped when git is missing or fails."""
     git = shutil.which("git")
     if git is None:
         return False
-    env = {**os.environ, **_fallback_identity(git)}
+    env = git_identity_env()
+    message = pristine_message(f"Initial commit from scalekit {__version__}")
     steps = (
         ["init", "-q", "-b", "main"],
-        ["add", "-A"],
-        ["commit", "-q", "--no-verify", "-m", f"Initial commit from scalekit {__version__}"],
+        [*NO_PERSONAL_EXCLUDES, "add", "-A"],
+        ["commit", "-q", "--no-verify", "-m", message],
     )
     for step in steps:
         done = subprocess.run([git, *step], cwd=root, env=env, capture_output=True, check=False)

@@ -41,6 +41,7 @@ def test_the_command_tree_is_what_the_docs_describe() -> None:
         "presets",
         "presets new",
         "presets show",
+        "update",
     }
 
 

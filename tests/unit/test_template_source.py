@@ -22,7 +22,7 @@ from scalekit_gen.blueprint import AnswerLayer, build_blueprint
 from scalekit_gen.copier_ext import ScalekitExtension
 from scalekit_gen.paths import template_dir
 from scalekit_gen.plan import build_plan
-from scalekit_gen.render import DEFAULTED_DATA
+from scalekit_gen.render import DEFAULTED_DATA, SOURCE_DATA
 from scalekit_gen.vocabulary import template_context
 
 ROOT = template_dir()
@@ -32,7 +32,7 @@ VOCABULARY = frozenset(
     template_context(build_plan(build_blueprint([AnswerLayer("test", {"project_name": "a"})])))
 )
 # Copier's own names, and the data scalekit hands Copier beside the answers.
-COPIER_NAMES = frozenset({"_copier_conf", "_copier_answers", DEFAULTED_DATA})
+COPIER_NAMES = frozenset({"_copier_conf", "_copier_answers", DEFAULTED_DATA, SOURCE_DATA})
 EXTENSION_GLOBALS = frozenset(
     name
     for name in jinja2.Environment(extensions=[ScalekitExtension]).globals

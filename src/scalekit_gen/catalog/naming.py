@@ -127,8 +127,9 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
     pendulum periodiq pika pluggy prometheus_client prompt_toolkit propcache psutil psycopg
     psycopg_binary psycopg_pool py pycron pydantic pydantic_core pydantic_settings pygments
     pymemcache pytest pytest_django pytest_locust redis requests rich rq ruff sentry_sdk
-    simple_websocket six socketio sortedcontainers sqlalchemy sqlparse starlette structlog
-    taskiq taskiq_dependencies taskiq_redis truststore typing_extensions typing_inspection
+    simple_websocket six socketio sortedcontainers sqlalchemy sqlparse squawk_cli starlette
+    structlog taskiq taskiq_dependencies taskiq_redis truststore typing_extensions
+    typing_inspection
     tzdata tzlocal urllib3 uvicorn uvicorn_worker uvloop vine watchfiles websocket
     websockets werkzeug whitenoise wrapt wsproto yaml yarl zipp zmq zope
     """.split()  # noqa: SIM905 (a word list reads better than 140 lines)

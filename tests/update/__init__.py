@@ -1,0 +1,1 @@
+"""`scalekit update`: template changes merged into generated projects that teams edited."""
