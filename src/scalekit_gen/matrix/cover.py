@@ -70,9 +70,12 @@ def cover(
     for seed in seeds:
         for group, get in getters.items():
             uncovered[group].discard(get(seed))
+    # The targets in a fixed order, walked once: each is skipped once some row covers it.
+    targets = sorted(((g, v) for g, held in uncovered.items() for v in held), key=_sort_key)
     chosen: list[Row] = []
-    while any(uncovered.values()):
-        group, values = min(((g, v) for g, held in uncovered.items() for v in held), key=_sort_key)
+    for group, values in targets:
+        if values not in uncovered[group]:
+            continue
         get = getters[group]
         holding = [row for row in candidates if get(row) == values]
         step = max(1, len(holding) // CANDIDATES)

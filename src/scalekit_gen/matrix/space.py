@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from scalekit_gen.blueprint import AnswerLayer, Blueprint, build_blueprint, complete
@@ -29,6 +30,9 @@ SOME_REPLICAS = 2
 NONE_LABEL = "none"  # the empty observability subset
 NOT_APPLICABLE = "n/a"
 SOURCE = "scalekit matrix"
+# The decisions the catalog's rules tie together (every rule is among these); the docs'
+# count is the valid combinations of these times every value of every other axis.
+WORKER_AXES = ("framework", "concurrency", "queue", "broker")
 
 
 @dataclass(frozen=True)
@@ -136,9 +140,10 @@ def all_rows() -> Iterator[Row]:
     return _rows({}, 0)
 
 
-def valid_rows() -> list[Row]:
+@cache
+def valid_rows() -> tuple[Row, ...]:
     """Every valid row, in catalog order (the first axis varies slowest)."""
-    return [row for row in all_rows() if is_valid(row)]
+    return tuple(row for row in all_rows() if is_valid(row))
 
 
 # --------------------------------------------------------------------------- filters
