@@ -63,7 +63,7 @@ class Outcome:
         return sorted({problem.check for problem in self.problems})
 
 
-def _write_answers(path: Path, row: Row) -> None:
+def write_answers(path: Path, row: Row) -> None:
     yaml = YAML()
     yaml.default_flow_style = False
     data = blueprint_of(row, PROJECT_NAME).copier_data
@@ -87,7 +87,7 @@ def check_row(number: int, row: Row, workdir: Path, template: Path | None = None
     if problems:
         kept = dest if dest.exists() else None
         answers = workdir / f"{number:05d}.answers.yml"
-        _write_answers(answers, row)
+        write_answers(answers, row)
     else:
         shutil.rmtree(dest, ignore_errors=True)
     return Outcome(
