@@ -58,14 +58,23 @@ def cover(
     """Rows of `rows` covering every tuple of `keys` that `rows` hold and `seeds` do not."""
     if strength < 1:
         raise ValueError("the strength of a covering set is at least 1")
-    # Rows alike on `keys` cover the same tuples: keep the first of each.
+    return cover_groups(rows, groups(keys, strength), seeds)
+
+
+def cover_groups(
+    rows: Sequence[Row], wanted: Sequence[Group], seeds: Iterable[Row] = ()
+) -> list[Row]:
+    """Rows of `rows` in which every value some row gives each group of axes appears."""
+    if not rows or not wanted:
+        return []
+    # Rows alike on every axis of the groups cover the same values: keep the first of each.
     distinct: dict[Any, Row] = {}
-    project = itemgetter(*sorted(AXIS_KEYS.index(key) for key in keys))
+    project = itemgetter(*sorted({i for group in wanted for i in group}))
     for row in rows:
         distinct.setdefault(project(row), row)
     candidates = list(distinct.values())
     # A group's values as one hashable (itemgetter: a tuple, or the value for one axis).
-    getters = {group: itemgetter(*group) for group in groups(keys, strength)}
+    getters = {group: itemgetter(*group) for group in wanted}
     uncovered = {group: set(map(get, candidates)) for group, get in getters.items()}
     for seed in seeds:
         for group, get in getters.items():
