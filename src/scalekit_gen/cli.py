@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from scalekit_gen import __version__, output
@@ -47,7 +48,8 @@ class ScalekitGroup(TyperGroup):
             sys.exit(0)
         except ScalekitError as error:
             # soft_wrap: let the terminal wrap, so a message copied from CI stays one line
-            _report(f"[bold red]error:[/bold red] {error}")
+            # escaped: a message is plain text ("scalekit-gen[test]" is not Rich markup)
+            _report(f"[bold red]error:[/bold red] {escape(str(error))}")
             sys.exit(error.exit_code)
         except Exception:
             output.guarded(traceback.print_exc)

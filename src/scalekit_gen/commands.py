@@ -168,6 +168,7 @@ def matrix(
     import tempfile
     import time
 
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from scalekit_gen.errors import MatrixError
@@ -203,10 +204,10 @@ def matrix(
         def heard(outcome: run.Outcome) -> None:
             if not outcome.ok:
                 failed.append(outcome)
-                console.print(f"[red]FAILED[/red] {outcome.id}", highlight=False)
-                console.print(f"  reproduce: {outcome.reproduce}", highlight=False)
+                console.print(f"[red]FAILED[/red] {escape(outcome.id)}", highlight=False)
+                console.print(f"  reproduce: {outcome.reproduce}", highlight=False, markup=False)
                 if outcome.kept is not None:
-                    console.print(f"  kept render: {outcome.kept}", highlight=False)
+                    console.print(f"  kept render: {outcome.kept}", highlight=False, markup=False)
                 for problem in outcome.problems[:MATRIX_SHOWN_PROBLEMS]:
                     console.print(f"  {str(problem)[:600]}", highlight=False, markup=False)
                 hidden = len(outcome.problems) - MATRIX_SHOWN_PROBLEMS
@@ -231,7 +232,7 @@ def matrix(
     if failed:
         console.print(
             f"[red]{len(failed)} of {len(outcomes)} blueprints failed[/red] "
-            f"({summary.seconds:.0f} s); failing renders kept in {workdir}",
+            f"({summary.seconds:.0f} s); failing renders kept in {escape(str(workdir))}",
             highlight=False,
         )
         return ids, MATRIX_FAILED
