@@ -49,6 +49,22 @@ def test_files_depend_on_what_they_read(
     assert axes["{{ _copier_conf.answers_file }}.jinja"] == AXIS_KEYS
 
 
+def test_the_proof_rows_hold_every_distinct_rendering_of_every_file(
+    analysis: tuple[dict[str, tuple[str, ...]], dict[str, frozenset[str]]],
+) -> None:
+    axes, _ = analysis
+    rows = space.select(space.valid_rows(), only=["framework=django", "deploy=compose"])
+    proof = distinct.prove(rows, axes)
+    assert proof.blueprints == len(rows)
+    assert len(proof.rows) < len(rows) / 10
+    for path, keys in axes.items():
+        positions = [AXIS_KEYS.index(key) for key in keys]
+        wanted = {tuple(row[i] for i in positions) for row in rows}
+        assert {tuple(row[i] for i in positions) for row in proof.rows} == wanted, path
+        assert proof.renderings[path] == len(wanted)
+    assert proof.distinct == sum(proof.renderings.values())
+
+
 def test_an_unknown_variable_stops_the_proof() -> None:
     file = distinct.TemplateFile("x.jinja", frozenset({"not_in_the_context"}))
     with pytest.raises(distinct.UnknownVariableError, match="not_in_the_context"):

@@ -7,7 +7,8 @@
   `KUBERNETES_VERSION`, strict (an unknown or misspelt field is an error), and, when kubectl is
   on PATH, every object that `kubectl kustomize` builds from overlays/production.
 
-Everything is offline: the schemas come from packages of the `test` extra.
+Everything is offline: the schemas come from packages of the `test` extra. The validators
+live in `scalekit_gen.matrix.schemas`, which `scalekit matrix --static` runs too.
 `check-jsonschema` vendors the SchemaStore / Compose / GitLab schemas as package data (it has
 no library API, so they are loaded from there and checked with `jsonschema`) and
 `kubernetes-validate` bundles the Kubernetes schemas per version (`kubernetes_validate.validate`).

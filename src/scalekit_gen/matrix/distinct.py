@@ -313,18 +313,22 @@ class Proof:
         return sum(self.renderings.values())
 
 
-def prove(rows: Sequence[Row], template: Path) -> Proof:
-    """The rows whose renders contain every distinct rendering of every file of `template`
-    that any of `rows` renders."""
+def analyse(template: Path) -> dict[str, tuple[str, ...]]:
+    """Each file of `template` with the axes its rendering depends on (about 20 s)."""
     files, bound = template_files(template)
-    sample = cover.cover(space.valid_rows(), 2)
-    axes = file_axes(files, variable_axes(sample, space.valid_rows()), bound)
+    rows = space.valid_rows()
+    return file_axes(files, variable_axes(cover.cover(rows, 2), rows), bound)
+
+
+def prove(rows: Sequence[Row], axes: Mapping[str, tuple[str, ...]]) -> Proof:
+    """Rows whose renders hold every distinct rendering of every file (by `analyse`'s axes)
+    that any of `rows` renders."""
     renderings = {
         path: len({tuple(row[AXIS_KEYS.index(k)] for k in keys) for row in rows})
         for path, keys in axes.items()
     }
     groups = {tuple(AXIS_KEYS.index(key) for key in keys) for keys in axes.values() if keys}
-    return Proof(len(rows), axes, renderings, cover.cover_groups(rows, sorted(groups)))
+    return Proof(len(rows), dict(axes), renderings, cover.cover_groups(rows, sorted(groups)))
 
 
 def rendered_paths(row: Row, templates: Iterable[str]) -> list[str]:
