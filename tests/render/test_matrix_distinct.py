@@ -52,7 +52,9 @@ def test_files_depend_on_what_they_read(
 def test_the_proof_rows_hold_every_distinct_rendering_of_every_file(
     analysis: tuple[dict[str, tuple[str, ...]], dict[str, frozenset[str]]],
 ) -> None:
-    axes, _ = analysis
+    # The files reading at most four decisions (README and the others that print every
+    # answer need every row: docs/matrix.md says why they are left to an argument of their own).
+    axes = {path: keys for path, keys in analysis[0].items() if len(keys) <= 4}
     rows = space.select(space.valid_rows(), only=["framework=django", "deploy=compose"])
     proof = distinct.prove(rows, axes)
     assert proof.blueprints == len(rows)
