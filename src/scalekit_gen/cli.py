@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from scalekit_gen import __version__, output
@@ -47,7 +48,8 @@ class ScalekitGroup(TyperGroup):
             sys.exit(0)
         except ScalekitError as error:
             # soft_wrap: let the terminal wrap, so a message copied from CI stays one line
-            _report(f"[bold red]error:[/bold red] {error}")
+            # escaped: a message is plain text ("scalekit-gen[test]" is not Rich markup)
+            _report(f"[bold red]error:[/bold red] {escape(str(error))}")
             sys.exit(error.exit_code)
         except Exception:
             output.guarded(traceback.print_exc)
@@ -243,6 +245,102 @@ def doctor(
     from scalekit_gen import commands
 
     raise typer.Exit(commands.doctor(console=_err(), project=project))
+
+
+@app.command()
+def matrix(
+    static: Annotated[
+        bool,
+        typer.Option("--static", help="Render each chosen blueprint and run the static checks."),
+    ] = False,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Choose every valid blueprint (after the filters).")
+    ] = False,
+    pairwise: Annotated[
+        bool,
+        typer.Option(
+            "--pairwise", help="Choose a set where every pair of option values meets (default)."
+        ),
+    ] = False,
+    strength: Annotated[
+        int | None,
+        typer.Option(
+            "--strength", metavar="N", help="Every N-tuple of option values meets (3: triples)."
+        ),
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            metavar="KEY=VALUE",
+            help="Keep blueprints with this value; repeatable (one key: any of its values).",
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude", metavar="KEY=VALUE", help="Drop blueprints with this value; repeatable."
+        ),
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=1, help="Blueprints checked in parallel.")
+    ] = 2,
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", metavar="I/N", help="Check only the I-th of N equal shares."),
+    ] = None,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", metavar="FILE", help="Write a JUnit XML report.")
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", metavar="FILE.md", help="Write a Markdown report."),
+    ] = None,
+    workdir: Annotated[
+        Path | None,
+        typer.Option(
+            "--workdir",
+            metavar="DIR",
+            help="Where blueprints are rendered; failing ones stay there. Default: a new "
+            "temporary directory.",
+        ),
+    ] = None,
+    template: Annotated[
+        Path | None,
+        typer.Option(
+            "--template",
+            metavar="DIR",
+            help="Check this copy of the template instead of scalekit's own (a fork, a change "
+            "under review).",
+        ),
+    ] = None,
+) -> None:
+    """Count every valid blueprint and prove a chosen set of them.
+
+    Without --static, prints the chosen blueprints (stdout), one per line. Exit 3 when a
+    blueprint fails a check; each failure gets a reproduce command and its kept render.
+    """
+    from scalekit_gen import commands
+
+    if pairwise and strength not in (None, 2):
+        raise typer.BadParameter("--pairwise is --strength 2", param_hint="--strength")
+    ids, code = commands.matrix(
+        console=_err(),
+        only=only or [],
+        exclude=exclude or [],
+        everything=everything,
+        strength=2 if pairwise else strength,
+        shard=shard,
+        static=static,
+        jobs=jobs,
+        workdir=workdir,
+        junit=junit,
+        report=report,
+        template=template,
+    )
+    if not static:
+        _emit("".join(f"{row}\n" for row in ids))
+    raise typer.Exit(code)
 
 
 @presets_app.callback()

@@ -240,3 +240,102 @@ def _shown(value: Any) -> str:
     if isinstance(value, dict):
         return ",".join(f"{key}:{owner}" for key, owner in value.items())
     return str(value)
+
+
+MATRIX_FAILED = 3  # `scalekit matrix` found failing blueprints (1 stays "a bug in scalekit")
+MATRIX_SHOWN_PROBLEMS = 5  # per failing row on the terminal; the reports hold them all
+
+
+def matrix(
+    *,
+    console: Console,
+    only: list[str],
+    exclude: list[str],
+    everything: bool,
+    strength: int | None,
+    shard: str | None,
+    static: bool,
+    jobs: int,
+    workdir: Path | None,
+    junit: Path | None,
+    report: Path | None,
+    template: Path | None = None,
+) -> tuple[list[str], int]:
+    """Choose the rows; with `static`, render and check them. Returns (row ids, exit code)."""
+    import tempfile
+    import time
+
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from scalekit_gen.errors import MatrixError
+    from scalekit_gen.matrix import report as reports
+    from scalekit_gen.matrix import run, selection, space, tools
+
+    started = time.monotonic()
+    chosen = selection.choose(
+        only=only, exclude=exclude, everything=everything, strength=strength, shard=shard
+    )
+    console.print(
+        f"{chosen.blueprints:,} valid blueprints in the catalog; {chosen.selected:,} after "
+        f"--only/--exclude; {len(chosen.rows):,} chosen: {chosen.how}",
+        highlight=False,
+    )
+    ids = [space.row_id(row) for row in chosen.rows]
+    if not static:
+        return ids, 0
+    if missing := tools.missing():
+        raise MatrixError("--static needs " + "; ".join(missing))
+    if workdir is None:
+        workdir = Path(tempfile.mkdtemp(prefix="scalekit-matrix-"))
+    failed: list[run.Outcome] = []
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("checking, 0 failed", total=len(chosen.rows))
+
+        def heard(outcome: run.Outcome) -> None:
+            if not outcome.ok:
+                failed.append(outcome)
+                console.print(f"[red]FAILED[/red] {escape(outcome.id)}", highlight=False)
+                console.print(f"  reproduce: {outcome.reproduce}", highlight=False, markup=False)
+                if outcome.kept is not None:
+                    console.print(f"  kept render: {outcome.kept}", highlight=False, markup=False)
+                for problem in outcome.problems[:MATRIX_SHOWN_PROBLEMS]:
+                    console.print(f"  {str(problem)[:600]}", highlight=False, markup=False)
+                hidden = len(outcome.problems) - MATRIX_SHOWN_PROBLEMS
+                if hidden > 0:
+                    console.print(f"  … and {hidden} more (see --report/--junit)")
+            progress.update(task, advance=1, description=f"checking, {len(failed)} failed")
+
+        outcomes = run.run_static(
+            chosen.rows, workdir, jobs=jobs, template=template, on_outcome=heard
+        )
+    summary = reports.Summary(
+        chosen.blueprints,
+        chosen.selected,
+        len(chosen.rows),
+        chosen.how,
+        time.monotonic() - started,
+    )
+    if junit is not None:
+        reports.write(junit, reports.junit_xml(summary, outcomes))
+    if report is not None:
+        reports.write(report, reports.markdown(summary, outcomes))
+    if failed:
+        console.print(
+            f"[red]{len(failed)} of {len(outcomes)} blueprints failed[/red] "
+            f"({summary.seconds:.0f} s); failing renders kept in {escape(str(workdir))}",
+            highlight=False,
+        )
+        return ids, MATRIX_FAILED
+    console.print(
+        f"[green]{len(outcomes)} blueprints passed every static check[/green] "
+        f"({summary.seconds:.0f} s)",
+        highlight=False,
+    )
+    return ids, 0

@@ -68,6 +68,10 @@ class DestinationError(ScalekitError):
     """The destination cannot be rendered into; nothing was touched."""
 
 
+class MatrixError(ScalekitError):
+    """A `scalekit matrix` option the catalog's space cannot take, or a missing tool."""
+
+
 class RenderError(ScalekitError):
     """Rendering failed; the partial output was removed."""
 

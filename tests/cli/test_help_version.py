@@ -35,6 +35,7 @@ COMMAND_IDS = [" ".join(path) or "scalekit" for path, _ in COMMANDS]
 def test_the_command_tree_is_what_the_docs_describe() -> None:
     assert set(COMMAND_IDS) == {
         "scalekit",
+        "matrix",
         "new",
         "doctor",
         "plan",

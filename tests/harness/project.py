@@ -31,7 +31,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
-import glob
 import json as jsonlib
 import os
 import re
@@ -54,12 +53,13 @@ from urllib import request as urlrequest
 import psycopg
 from psycopg import sql
 
+from scalekit_gen.matrix import tools
+
 from . import processes
 from .services import HOST, Memcached, PgBouncer, Postgres, Redis, free_port
 
 #: Lines of output a failure message ends with.
 LOG_TAIL_LINES = 80
-DEFAULT_PYTHON = "/root/.pyenv/versions/3.12.1/bin/python3.12"
 #: Variables of the operations contract (DESIGN.md §4).
 CONTRACT_VARS = (
     "DATABASE_URL",
@@ -129,33 +129,11 @@ def find_uv() -> str:
 
 
 def find_python() -> str:
-    """The Python >= 3.12 generated projects run on: $SCALEKIT_UV_PYTHON, else pyenv's
-    3.12.1, else the newest ~/.pyenv/versions/3.1[2-9]*, else python3.12/3.13 on PATH
-    (never a pyenv shim)."""
-    override = os.environ.get("SCALEKIT_UV_PYTHON")
-    if override:
-        if os.access(override, os.X_OK):
-            return override
-        raise ProjectSetupError(f"SCALEKIT_UV_PYTHON={override} is not an executable file")
-    candidates = [DEFAULT_PYTHON]
-    pyenv = os.path.expanduser("~/.pyenv/versions")
-    found = glob.glob(f"{pyenv}/3.1[2-9]*/bin/python3")
-
-    def version(path: str) -> tuple[int, ...]:
-        return tuple(int(p) for p in re.findall(r"\d+", Path(path).parent.parent.name))
-
-    candidates += sorted(set(found), key=version, reverse=True)
-    for name in ("python3.12", "python3.13", "python3.14"):
-        on_path = shutil.which(name, path=os.pathsep.join(_clean_path(os.environ.get("PATH"))))
-        if on_path:
-            candidates.append(on_path)
-    for candidate in candidates:
-        if os.access(candidate, os.X_OK):
-            return candidate
-    raise ProjectSetupError(
-        "no Python >= 3.12 found for generated projects; set SCALEKIT_UV_PYTHON to one "
-        f"(looked at {DEFAULT_PYTHON}, {pyenv}/3.1[2-9]*, python3.12 on PATH)"
-    )
+    """The Python >= 3.12 generated projects run on (`scalekit_gen.matrix.tools`)."""
+    found = tools.project_python()
+    if found is None:
+        raise ProjectSetupError(tools.NO_PROJECT_PYTHON)
+    return found
 
 
 def uv_cache_dir() -> Path:
@@ -185,22 +163,6 @@ def _tool_bin_dir() -> str:
     return path
 
 
-def _clean_path(path: str | None) -> list[str]:
-    """PATH without this process's venv and without pyenv shims."""
-    own_bins = {os.path.realpath(os.path.join(sys.prefix, "bin"))}
-    if os.environ.get("VIRTUAL_ENV"):
-        own_bins.add(os.path.realpath(os.path.join(os.environ["VIRTUAL_ENV"], "bin")))
-    kept = []
-    for entry in (path or "/usr/local/bin:/usr/bin:/bin").split(os.pathsep):
-        if not entry or os.path.realpath(entry) in own_bins:
-            continue
-        if os.path.basename(entry.rstrip("/")) == "shims" and "pyenv" in entry:
-            continue
-        if entry not in kept:
-            kept.append(entry)
-    return kept
-
-
 def toolchain_env(*, python: str | None = None, passthrough: Iterable[str] = ()) -> dict[str, str]:
     """The environment for a project's tools, without any service: PATH (uv first, then the
     system's), UV_PYTHON, UV_PYTHON_DOWNLOADS=never, the shared UV_CACHE_DIR, unbuffered
@@ -214,7 +176,7 @@ def toolchain_env(*, python: str | None = None, passthrough: Iterable[str] = ())
     }
     cache = uv_cache_dir()
     env.update(
-        PATH=os.pathsep.join([_tool_bin_dir(), *_clean_path(os.environ.get("PATH"))]),
+        PATH=os.pathsep.join([_tool_bin_dir(), *tools.clean_path(os.environ.get("PATH"))]),
         UV_PYTHON=python or find_python(),
         UV_PYTHON_DOWNLOADS="never",
         UV_CACHE_DIR=str(cache),

@@ -3,9 +3,13 @@
 - `single_value_candidates()`: the defaults with one answer changed, for every option of every
   choice and multi-choice decision, the bounds of every integer decision, and a few names,
   owners and project names (the free-form kinds have no options to enumerate).
-- `pairwise_fill(seeds)`: a greedy covering set for every pair of options of two choice
-  decisions that some valid blueprint can hold, on top of the pairs the seeds already cover.
+- `pairwise_fill(seeds)`: a covering set for every pair of options of two choice decisions
+  that some valid blueprint can hold, on top of the pairs the seeds already cover;
 - `worker_fill(seeds)`: every valid combination of WORKER_KEYS the seeds do not hold.
+
+Both are `scalekit matrix`'s covering sets (`scalekit_gen.matrix.cover`) over its valid
+rows, restricted to those keys; `coverable_pairs` and `worker_combinations` are computed here
+without them, through `build_blueprint`, so the tests can check the covering sets.
 
 Both grow with the catalog: a new decision or option gets rendered without touching the tests.
 """
@@ -21,6 +25,8 @@ from typing import Any
 from scalekit_gen.blueprint import AnswerLayer, Blueprint, build_blueprint
 from scalekit_gen.catalog import DECISION_LIST, Kind
 from scalekit_gen.errors import BlueprintError
+from scalekit_gen.matrix.cover import cover
+from scalekit_gen.matrix.space import answers_of, row_of, valid_rows
 
 from .support import PROJECT_NAME
 
@@ -127,7 +133,8 @@ def all_pairs() -> list[Pair]:
 
 
 def coverable_pairs() -> set[Pair]:
-    """Pairs that a valid blueprint holds when exactly that pair is given."""
+    """Pairs that a valid blueprint holds when exactly that pair is given (the oracle the
+    covering set is tested against, computed without it)."""
     out = set()
     for pair in all_pairs():
         blueprint = _try(dict(pair))
@@ -136,42 +143,16 @@ def coverable_pairs() -> set[Pair]:
     return out
 
 
-def _holds(pair: Pair, values: Mapping[str, Any]) -> bool:
-    return all(values.get(key) == value for key, value in pair)
-
-
 def pairwise_fill(seeds: Iterable[Blueprint]) -> list[Combination]:
-    """Rows covering every coverable pair the seeds do not cover (deterministic greedy)."""
-    from scalekit_gen.catalog import DECISIONS
-
-    uncovered = coverable_pairs()
-    for blueprint in seeds:
-        uncovered -= pairs_in(blueprint.answers)
-    rows: list[Combination] = []
-    while uncovered:
-        given: dict[str, Any] = dict(min(uncovered))
-        for key in PAIRWISE_KEYS:
-            if key in given:
-                continue
-            best, gain = None, -1
-            for value in DECISIONS[key].values:
-                trial = {**given, key: value}
-                blueprint = _try(trial)
-                if blueprint is None or blueprint.answers[key] != value:
-                    continue
-                new = sum(1 for pair in uncovered if (key, value) in pair and _holds(pair, trial))
-                if new > gain:
-                    best, gain = value, new
-            if best is not None:
-                given[key] = best
-        blueprint = _try(given)
-        assert blueprint is not None, f"the greedy row {given} is refused"
-        covered = pairs_in(blueprint.answers) & uncovered
-        assert covered, f"the greedy row {given} covers nothing new"
-        uncovered -= covered
-        answers = {k: blueprint.answers[k] for k in PAIRWISE_KEYS if blueprint.answers[k]}
-        rows.append(Combination(f"pairwise-{len(rows) + 1:02d}", answers))
-    return rows
+    """Rows covering every pair of PAIRWISE_KEYS values the seeds do not cover."""
+    rows = cover(valid_rows(), 2, PAIRWISE_KEYS, seeds=[row_of(b.answers) for b in seeds])
+    return [
+        Combination(
+            f"pairwise-{number:02d}",
+            {k: v for k, v in answers_of(row).items() if k in PAIRWISE_KEYS},
+        )
+        for number, row in enumerate(rows, start=1)
+    ]
 
 
 def held(answers: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[Any, ...]:
@@ -191,10 +172,10 @@ def worker_combinations() -> set[tuple[Any, ...]]:
 
 
 def worker_fill(seeds: Iterable[Blueprint]) -> list[Combination]:
-    """A row for each of `worker_combinations()` that no seed holds, in a stable order."""
-    missing = worker_combinations() - {held(b.answers, WORKER_KEYS) for b in seeds}
-    rows = []
-    for values in sorted(missing, key=str):
-        given = {k: v for k, v in zip(WORKER_KEYS, values, strict=True) if v is not None}
-        rows.append(Combination(",".join(f"{k}={v}" for k, v in given.items()), given))
-    return rows
+    """A row for each of `worker_combinations()` that no seed holds."""
+    rows = cover(valid_rows(), len(WORKER_KEYS), WORKER_KEYS, [row_of(b.answers) for b in seeds])
+    out = []
+    for row in rows:
+        given = {k: v for k, v in answers_of(row).items() if k in WORKER_KEYS}
+        out.append(Combination(",".join(f"{k}={v}" for k, v in given.items()), given))
+    return out

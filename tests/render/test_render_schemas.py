@@ -7,7 +7,8 @@
   `KUBERNETES_VERSION`, strict (an unknown or misspelt field is an error), and, when kubectl is
   on PATH, every object that `kubectl kustomize` builds from overlays/production.
 
-Everything is offline: the schemas come from packages of the `test` extra.
+Everything is offline: the schemas come from packages of the `test` extra. The validators
+live in `scalekit_gen.matrix.schemas`, which `scalekit matrix --static` runs too.
 `check-jsonschema` vendors the SchemaStore / Compose / GitLab schemas as package data (it has
 no library API, so they are loaded from there and checked with `jsonschema`) and
 `kubernetes-validate` bundles the Kubernetes schemas per version (`kubernetes_validate.validate`).
@@ -21,9 +22,6 @@ Psych) and Kubernetes (sigs.k8s.io/yaml).
 
 from __future__ import annotations
 
-import functools
-import importlib.resources
-import json
 import shutil
 import subprocess
 import textwrap
@@ -32,99 +30,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-import kubernetes_validate
 import pytest
-import yaml
-from ruamel.yaml import YAML
 
 from scalekit_gen.blueprint import Blueprint
+from scalekit_gen.matrix.schemas import (
+    ci_errors,
+    compose_errors,
+    kubernetes_errors,
+    yaml_1_1_documents,
+    yaml_1_2_documents,
+)
 from scalekit_gen.presets import load_preset
 from scalekit_gen.render import render_project
 
 from .battery import CI_FILES, COMPOSE_FILE, KUBERNETES_DIR
 from .support import block_network, blueprint_for
 
-# A recent Kubernetes release that the pinned kubernetes-validate ships schemas for.
-KUBERNETES_VERSION = "1.37"
-VENDORED_SCHEMAS = "check_jsonschema.builtin_schemas.vendor"
-CI_SCHEMAS = {"github": "github-workflows", "gitlab": "gitlab-ci"}
 BASE_DIR = f"{KUBERNETES_DIR}base"
 OVERLAY_DIR = f"{KUBERNETES_DIR}overlays/production"
-MESSAGE_LIMIT = 400  # anyOf/oneOf messages quote the whole instance
-
-
-# --- YAML, parsed as each consumer parses it ---------------------------------------------
-
-
-def yaml_1_2_documents(text: str) -> list[Any]:
-    """Compose (go-yaml v3) and GitHub Actions: YAML 1.2, where `on` is a string."""
-    return [doc for doc in YAML(typ="safe", pure=True).load_all(text) if doc is not None]
-
-
-def yaml_1_1_documents(text: str) -> list[Any]:
-    """GitLab (Psych) and Kubernetes (sigs.k8s.io/yaml): YAML 1.1."""
-    return [doc for doc in yaml.safe_load_all(text) if doc is not None]
-
-
-# --- validators: each returns one message per problem, [] when the document is valid -------
-
-
-@functools.cache
-def _validator(name: str) -> jsonschema.protocols.Validator:
-    """A validator for check-jsonschema's vendored schema `name` (its hook's schema)."""
-    text = importlib.resources.files(VENDORED_SCHEMAS).joinpath(f"{name}.json").read_text("utf-8")
-    schema = json.loads(text)
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
-
-
-def _where(path: Any) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path) or "(root)"
-
-
-def _describe(error: jsonschema.ValidationError) -> str:
-    # For anyOf/oneOf, the branch that came closest says more than "is not valid under any".
-    best = jsonschema.exceptions.best_match([error]) or error
-    message = best.message
-    if best.context:  # no branch came closest: say what each branch missed
-        branches = [f"branch {c.relative_schema_path[0]}: {c.message}" for c in best.context]
-        message = f"matches none of its {best.validator} branches; " + "; ".join(branches)
-    return f"{_where(best.absolute_path)}: {message[:MESSAGE_LIMIT]}"
-
-
-def schema_errors(name: str, document: Any) -> list[str]:
-    errors = sorted(_validator(name).iter_errors(document), key=lambda e: list(map(str, e.path)))
-    return [_describe(error) for error in errors]
-
-
-def compose_errors(document: Any) -> list[str]:
-    return schema_errors("compose-spec", document)
-
-
-def ci_errors(provider: str, document: Any) -> list[str]:
-    return schema_errors(CI_SCHEMAS[provider], document)
-
-
-def kubernetes_errors(document: Any) -> list[str]:
-    """Strict: fields the schema does not define are errors, and so is an unknown kind."""
-    if not isinstance(document, dict) or not {"apiVersion", "kind"} <= document.keys():
-        return ["(root): not a Kubernetes object (apiVersion and kind are required)"]
-    # Most objects are the same in every case; each validate() call reloads the schemas.
-    return list(_kubernetes_errors(json.dumps(document, sort_keys=True, default=str)))
-
-
-@functools.cache
-def _kubernetes_errors(canonical: str) -> tuple[str, ...]:
-    document = json.loads(canonical)
-    try:
-        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
-    except kubernetes_validate.ValidationError as error:
-        return (f"{_where(error.absolute_path)}: {error.message[:MESSAGE_LIMIT]}",)
-    except kubernetes_validate.SchemaNotFoundError as error:
-        return (f"(root): {error.message}",)
-    return ()
 
 
 # --- the rendered projects -----------------------------------------------------------------

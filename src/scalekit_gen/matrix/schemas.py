@@ -1,0 +1,108 @@
+"""Schema validation of rendered deployment and CI files, offline.
+
+- docker-compose.yml against the Compose Specification schema;
+- .github/workflows/ci.yml against the GitHub Actions workflow schema, .gitlab-ci.yml against
+  GitLab's CI schema;
+- Kubernetes objects against the OpenAPI schema of `KUBERNETES_VERSION`, strict (an unknown
+  or misspelt field is an error).
+
+The schemas come from packages of the `test` extra: `check-jsonschema` vendors the
+SchemaStore / Compose / GitLab schemas as package data (it has no library API, so they are
+loaded from there and checked with `jsonschema`) and `kubernetes-validate` bundles the
+Kubernetes schemas per version. They are imported on use: `tools.missing()` names what to
+install when they are absent.
+
+Each document is parsed the way its consumer parses it: YAML 1.2 (`on:` is a string) for
+Compose (go-yaml v3) and GitHub Actions, YAML 1.1 (`on`, `yes` are booleans) for GitLab (Ruby's
+Psych) and Kubernetes (sigs.k8s.io/yaml).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import json
+from typing import Any
+
+from ruamel.yaml import YAML
+
+# A recent Kubernetes release that the pinned kubernetes-validate ships schemas for.
+KUBERNETES_VERSION = "1.37"
+VENDORED_SCHEMAS = "check_jsonschema.builtin_schemas.vendor"
+CI_SCHEMAS = {"github": "github-workflows", "gitlab": "gitlab-ci"}
+MESSAGE_LIMIT = 400  # anyOf/oneOf messages quote the whole instance
+
+
+def yaml_1_2_documents(text: str) -> list[Any]:
+    """Compose (go-yaml v3) and GitHub Actions: YAML 1.2, where `on` is a string."""
+    return [doc for doc in YAML(typ="safe", pure=True).load_all(text) if doc is not None]
+
+
+def yaml_1_1_documents(text: str) -> list[Any]:
+    """GitLab (Psych) and Kubernetes (sigs.k8s.io/yaml): YAML 1.1."""
+    import yaml
+
+    return [doc for doc in yaml.safe_load_all(text) if doc is not None]
+
+
+@functools.cache
+def _validator(name: str) -> Any:
+    """A validator for check-jsonschema's vendored schema `name` (its hook's schema)."""
+    import jsonschema
+
+    text = importlib.resources.files(VENDORED_SCHEMAS).joinpath(f"{name}.json").read_text("utf-8")
+    schema = json.loads(text)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def _where(path: Any) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path) or "(root)"
+
+
+def _describe(error: Any) -> str:
+    import jsonschema
+
+    # For anyOf/oneOf, the branch that came closest says more than "is not valid under any".
+    best = jsonschema.exceptions.best_match([error]) or error
+    message = str(best.message)
+    if best.context:  # no branch came closest: say what each branch missed
+        branches = [f"branch {c.relative_schema_path[0]}: {c.message}" for c in best.context]
+        message = f"matches none of its {best.validator} branches; " + "; ".join(branches)
+    return f"{_where(best.absolute_path)}: {message[:MESSAGE_LIMIT]}"
+
+
+def schema_errors(name: str, document: Any) -> list[str]:
+    errors = sorted(_validator(name).iter_errors(document), key=lambda e: list(map(str, e.path)))
+    return [_describe(error) for error in errors]
+
+
+def compose_errors(document: Any) -> list[str]:
+    return schema_errors("compose-spec", document)
+
+
+def ci_errors(provider: str, document: Any) -> list[str]:
+    return schema_errors(CI_SCHEMAS[provider], document)
+
+
+def kubernetes_errors(document: Any) -> list[str]:
+    """Strict: fields the schema does not define are errors, and so is an unknown kind."""
+    if not isinstance(document, dict) or not {"apiVersion", "kind"} <= document.keys():
+        return ["(root): not a Kubernetes object (apiVersion and kind are required)"]
+    # Most objects are the same in every case; each validate() call reloads the schemas.
+    return list(_kubernetes_errors(json.dumps(document, sort_keys=True, default=str)))
+
+
+@functools.cache
+def _kubernetes_errors(canonical: str) -> tuple[str, ...]:
+    import kubernetes_validate
+
+    document = json.loads(canonical)
+    try:
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        return (f"{_where(error.absolute_path)}: {str(error.message)[:MESSAGE_LIMIT]}",)
+    except kubernetes_validate.SchemaNotFoundError as error:
+        return (f"(root): {error.message}",)
+    return ()
