@@ -269,8 +269,9 @@ def variable_axes(sample: Iterable[Row], rows: Sequence[Row]) -> dict[str, froze
 COPIER_CONSTANT = frozenset({"_copier_conf"})
 COPIER_ANSWERS = "_copier_answers"
 # Render data and helpers scalekit passes: the decisions taken by default (none of the
-# matrix's axes: every row gives them all) and a fresh secret per call.
-RENDER_CONSTANT = frozenset({"scalekit_defaulted", "scalekit_secret"})
+# matrix's axes: every row gives them all), a fresh secret per call, and the package and
+# version recorded in the answers file (the same for every blueprint of one scalekit).
+RENDER_CONSTANT = frozenset({"scalekit_defaulted", "scalekit_secret", "scalekit_source"})
 
 
 class UnknownVariableError(ValueError):
