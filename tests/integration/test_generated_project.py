@@ -224,7 +224,10 @@ def test_generated_project_runs_end_to_end(
     project = blueprint(preset, modules="catalog,billing", **answers)
     root = render_project(project, tmp_path / "project", git=False).destination
     env = project_env_factory(
-        cache=project.derived()["uses_memcached"], replicas=project["read_replicas"]
+        cache=project.derived()["uses_memcached"],
+        replicas=project["read_replicas"],
+        # The API docs are off unless asked for; this run reads the OpenAPI document.
+        extra={"API_DOCS": "true"},
     )
 
     _settings_only_in_dotenv(env, root)
