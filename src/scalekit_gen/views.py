@@ -101,6 +101,13 @@ def next_steps(dest: Path, files: Iterable[str]) -> list[str]:
     rendered = set(files)
     steps = [f"cd {_shortest(Path(dest))}"]
     if "Makefile" in rendered:
-        steps += ["make install", "make lint", "make migrate", "make test", "make run"]
+        steps += [
+            "make install",
+            "commit uv.lock (make install wrote it): the image and CI install only what it pins",
+            "make lint",
+            "make migrate",
+            "make test",
+            "make run",
+        ]
     steps.append("read docs/decisions/ (one record per decision) and docs/capacity.md")
     return steps

@@ -20,6 +20,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -949,7 +950,7 @@ def worker_liveness_is_probed(project: Rendered) -> Iterator[str]:
 # ------------------------------------------------- each framework's side of the operations
 
 WEB_MANIFEST = f"{KUBERNETES_DIR}base/web.yaml"
-CONTRACT_TARGETS = ("install", "lint", "migrate", "test", "run", "worker", "loadtest")
+CONTRACT_TARGETS = ("install", "audit", "lint", "migrate", "test", "run", "worker", "loadtest")
 COMMON_LINT = ("ruff check .", "ruff format --check .", "mypy", "lint-imports")
 #: The commands of the operations contract that differ by framework (the Django plan fixes
 #: Django's: deployment checks with HTTPS on, migrations through the `direct` alias, gunicorn).
@@ -1112,3 +1113,86 @@ def redis_roles_have_their_eviction_policies(project: Rendered) -> Iterator[str]
     for filename in (".env", ".env.example"):
         if ("REDIS_CACHE_URL" in dict(project.env(filename))) != redis_cache:
             yield f"{filename}: REDIS_CACHE_URL with cache={project.answers['cache']}"
+
+
+# --------------------------------------------------------------------------- supply chain
+
+PRE_COMMIT_FILE = ".pre-commit-config.yaml"
+RUFF_HOOKS_REPO = "https://github.com/astral-sh/ruff-pre-commit"
+
+
+@check
+def builds_install_only_what_uv_lock_pins(project: Rendered) -> Iterator[str]:
+    """The image and CI install from uv.lock (`uv sync --locked`: a missing or stale lock
+    fails them), and CI audits the locked dependencies (`make audit`, pip-audit)."""
+    dockerfile = project.text("Dockerfile")
+    syncs = [line for line in dockerfile.splitlines() if "uv sync" in line]
+    if not syncs:
+        yield "the Dockerfile never runs `uv sync`"
+    for line in syncs:
+        if "--locked" not in line:
+            yield f"the Dockerfile installs without --locked: {line.strip()!r}"
+    if not re.search(r"^COPY pyproject\.toml uv\.lock ", dockerfile, re.MULTILINE):
+        yield "the Dockerfile does not copy uv.lock (required, not `uv.lock*`)"
+    makefile = project.text("Makefile")
+    if _make_recipe_lines(makefile, "install") != ["uv sync $(UV_SYNC_FLAGS)"]:
+        yield f"`make install` is {_make_recipe_lines(makefile, 'install')}"
+    audit = " ".join(_make_recipe_lines(makefile, "audit"))
+    for part in ("uv export --locked", "pip-audit"):
+        if part not in audit:
+            yield f"`make audit` does not run `{part}`: {audit!r}"
+    provider = project.answers.get("ci")
+    if provider in CI_FILES:
+        scripts = _ci_scripts(provider, _yaml_documents(project, CI_FILES[provider])[0])
+        for command in ("make install UV_SYNC_FLAGS=--locked", "make audit"):
+            if command not in scripts:
+                yield f"{CI_FILES[provider]} never runs `{command}`"
+
+
+def _pinned_dev_tool(pyproject: str, name: str) -> str | None:
+    """The version `name==X` the dev dependency group pins, None when it pins none."""
+    group = tomllib.loads(pyproject).get("dependency-groups", {}).get("dev", [])
+    pins = [str(spec).split("==", 1)[1] for spec in group if str(spec).startswith(f"{name}==")]
+    return pins[0] if len(pins) == 1 else None
+
+
+@check
+def pre_commit_runs_the_pinned_ruff(project: Rendered) -> Iterator[str]:
+    """The pre-commit hook's ruff is the one `make lint` runs (pyproject.toml's dev group):
+    two versions would disagree on what is clean."""
+    pinned = _pinned_dev_tool(project.text("pyproject.toml"), "ruff")
+    if pinned is None:
+        yield "pyproject.toml's dev group pins no single ruff==X"
+        return
+    config = yaml.safe_load(project.text(PRE_COMMIT_FILE))
+    revs = [repo.get("rev") for repo in config["repos"] if repo.get("repo") == RUFF_HOOKS_REPO]
+    if revs != [f"v{pinned}"]:
+        yield f"{PRE_COMMIT_FILE} runs ruff-pre-commit {revs}, pyproject.toml pins ruff=={pinned}"
+
+
+def generated_secrets(env: list[tuple[str, str]]) -> dict[str, str]:
+    """Every secret the render wrote into .env: SECRET_KEY and each role's password in every
+    URL, by where it was found."""
+    found = {"SECRET_KEY": dict(env).get("SECRET_KEY", "")}
+    for key, value in env:
+        for n, url in enumerate(value.split(",")):
+            password = urlsplit(url).password if "://" in url else None
+            if password:
+                found[f"the password in {key}[{n}]"] = password
+    return {where: secret for where, secret in found.items() if secret}
+
+
+@check
+def no_generated_secret_outside_the_ignored_env(project: Rendered) -> Iterator[str]:
+    """The render's secrets live in .env (git-ignored) only: no other file, tracked or not,
+    the answers file included, holds one of them."""
+    secrets = generated_secrets(project.env(".env"))
+    if "SECRET_KEY" not in secrets:
+        yield ".env has no SECRET_KEY"
+    for relative in project.files:
+        if relative == ".env":
+            continue
+        content = (project.root / relative).read_bytes()
+        for where, secret in secrets.items():
+            if secret.encode() in content:
+                yield f"{relative} holds the generated secret of .env ({where})"

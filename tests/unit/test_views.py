@@ -22,7 +22,14 @@ from scalekit_gen.views import (
     sizing_table,
 )
 
-MAKE_TARGETS = ["make install", "make lint", "make migrate", "make test", "make run"]
+MAKE_TARGETS = [
+    "make install",
+    "commit uv.lock (make install wrote it): the image and CI install only what it pins",
+    "make lint",
+    "make migrate",
+    "make test",
+    "make run",
+]
 
 
 def _plan(**values):
