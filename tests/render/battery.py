@@ -169,11 +169,14 @@ def gitignored(patterns: list[str], name: str) -> bool:
 
 
 def secrets_of(env: list[tuple[str, str]]) -> dict[str, str]:
-    """SECRET_KEY and the database password of an env file."""
+    """SECRET_KEY and the database roles' passwords of an env file: the application's (in
+    DATABASE_URL), the migrations' (in DATABASE_MIGRATIONS_URL), the server's superuser's."""
     values = dict(env)
     return {
         "SECRET_KEY": values.get("SECRET_KEY", ""),
         "db password": urlsplit(values.get("DATABASE_URL", "")).password or "",
+        "migrations password": urlsplit(values.get("DATABASE_MIGRATIONS_URL", "")).password or "",
+        "superuser password": values.get("POSTGRES_PASSWORD", ""),
     }
 
 
@@ -319,20 +322,28 @@ def env_files_have_secrets_and_placeholders(project: Rendered) -> Iterator[str]:
             yield f".env {name} is too short to be a generated secret: {value!r}"
         if value and value in project.text(".env.example"):
             yield f".env.example contains the .env {name}"
-    if secrets["SECRET_KEY"] and secrets["SECRET_KEY"] == secrets["db password"]:
-        yield ".env uses one secret for both SECRET_KEY and the database password"
+    shared = len(set(secrets.values())) < len(secrets)
+    if shared:
+        yield f".env uses one secret for two of {sorted(secrets)}: each must have its own"
     for name, value in placeholders.items():
         if value != PLACEHOLDER:
             yield f".env.example {name} is {value!r}, not the placeholder {PLACEHOLDER!r}"
-    for filename, pairs, password in (
-        (".env", env, secrets["db password"]),
-        (".env.example", example, PLACEHOLDER),
-    ):
+    for filename, pairs, found in ((".env", env, secrets), (".env.example", example, None)):
         for key, url in pairs:
             if url.startswith("postgresql://") or key in POSTGRES_URL_KEYS:
+                role = "migrations password" if key == "DATABASE_MIGRATIONS_URL" else "db password"
+                wanted = found[role] if found else PLACEHOLDER
                 for one in url.split(","):
-                    if urlsplit(one).password != password:
-                        yield f"{filename} {key} does not use the project's database password"
+                    if urlsplit(one).password != wanted:
+                        yield f"{filename} {key} does not use the {role} of its role"
+        values = dict(pairs)
+        for key, role in (
+            ("DATABASE_APP_PASSWORD", "db password"),
+            ("DATABASE_MIGRATIONS_PASSWORD", "migrations password"),
+        ):
+            wanted = found[role] if found else PLACEHOLDER
+            if values.get(key) != wanted:
+                yield f"{filename} {key} is not the {role} its URL holds"
 
 
 @check
@@ -342,15 +353,20 @@ def env_matches_the_blueprint(project: Rendered) -> Iterator[str]:
     for filename in (".env", ".env.example"):
         values = dict(project.env(filename))
         app_port = PGBOUNCER_PORT if pgbouncer else POSTGRES_PORT
-        for key, port in (("DATABASE_URL", app_port), ("DATABASE_MIGRATIONS_URL", POSTGRES_PORT)):
+        for key, port, user in (
+            ("DATABASE_URL", app_port, package),
+            ("DATABASE_MIGRATIONS_URL", POSTGRES_PORT, f"{package}_migrations"),
+        ):
             url = urlsplit(values.get(key, ""))
             if (url.scheme, url.port, url.username, url.path) != (
                 "postgresql",
                 port,
-                package,
+                user,
                 f"/{package}",
             ):
-                yield f"{filename} {key}={values.get(key)!r}: want port {port}, user/db {package}"
+                yield f"{filename} {key}={values.get(key)!r}: want port {port}, user {user}"
+        if ("PGBOUNCER_STATS_PASSWORD" in values) != pgbouncer:
+            yield f"{filename}: PGBOUNCER_STATS_PASSWORD with pooling={answers['pooling']}"
         replicas = [u for u in values.get("DATABASE_REPLICA_URLS", "").split(",") if u]
         if ("DATABASE_REPLICA_URLS" in values) != bool(answers["read_replicas"]):
             yield f"{filename}: DATABASE_REPLICA_URLS with read_replicas={answers['read_replicas']}"
@@ -1196,3 +1212,47 @@ def no_generated_secret_outside_the_ignored_env(project: Rendered) -> Iterator[s
         for where, secret in secrets.items():
             if secret.encode() in content:
                 yield f"{relative} holds the generated secret of .env ({where})"
+
+
+ROLES_SQL = "deploy/postgres/roles.sql"
+
+
+@check
+def pgbouncer_gives_the_application_no_console(project: Rendered) -> Iterator[str]:
+    """No application role administers PgBouncer: no admin user at all, and SHOW only for
+    the stats user, a login of PgBouncer's own."""
+    if project.answers["pooling"] == "app-pool-only":
+        return
+    package = project.blueprint.package_name
+    for where, text in _pgbouncer_configs(project):
+        settings = _ini_section(text, "pgbouncer")
+        if settings.get("admin_users"):
+            yield f"{where}: admin_users = {settings['admin_users']!r}; want none"
+        if settings.get("stats_users") != f"{package}_stats":
+            yield f"{where}: stats_users = {settings.get('stats_users')!r}, not {package}_stats"
+
+
+@check
+def compose_connects_as_the_separate_roles(project: Rendered) -> Iterator[str]:
+    """Compose's application connects as its own role, its migrations as the schema's owner,
+    and PostgreSQL's first start makes both with deploy/postgres/roles.sql."""
+    package = project.blueprint.package_name
+    environment = _compose_app_environment(project)
+    for key, user in (
+        ("DATABASE_URL", package),
+        ("DATABASE_MIGRATIONS_URL", f"{package}_migrations"),
+    ):
+        # Not urlsplit: the password is a ${VAR:?message} substitution, `?` and all.
+        found = re.match(r"postgresql://([^:@/]+)[:@]", str(environment.get(key, "")))
+        if not found or found.group(1) != user:
+            yield f"{COMPOSE_FILE}: {key} does not connect as {user}"
+    postgres = yaml.safe_load(project.text(COMPOSE_FILE))["services"]["postgres"]
+    mounts = [str(volume) for volume in postgres.get("volumes") or []]
+    if f"./{ROLES_SQL}:/docker-entrypoint-initdb.d/roles.sql:ro" not in mounts:
+        yield f"{COMPOSE_FILE}: PostgreSQL does not run {ROLES_SQL} at its first start"
+    if postgres["environment"].get("POSTGRES_USER") in {package, f"{package}_migrations"}:
+        yield f"{COMPOSE_FILE}: a role of the application is PostgreSQL's superuser"
+    roles_sql = project.text(ROLES_SQL)
+    for needed in (f"CREATE ROLE {package}_migrations", f"CREATE ROLE {package}'"):
+        if needed not in roles_sql:
+            yield f"{ROLES_SQL} lacks {needed!r}"

@@ -286,6 +286,22 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
     ),
     "secret-key-in-a-tracked-file": (_secret_into("docs/capacity.md", "SECRET_KEY="), "secret"),
     "db-password-in-compose": (_secret_into("docker-compose.yml", "DATABASE_URL="), "secret"),
+    "pgbouncer-admin-is-the-app": (
+        _edit(
+            "deploy/pgbouncer/pgbouncer.ini",
+            "stats_users = acme_shop_stats",
+            "admin_users = acme_shop\nstats_users = acme_shop_stats",
+        ),
+        "no_console",
+    ),
+    "compose-app-as-the-owner": (
+        _edit(
+            "docker-compose.yml",
+            "DATABASE_URL: postgresql://acme_shop:",
+            "DATABASE_URL: postgresql://acme_shop_migrations:",
+        ),
+        "separate_roles",
+    ),
     "django-setting-in-fastapi": (
         _edit(
             "docker-compose.yml", '    PORT: "8000"\n', '    PORT: "8000"\n    HTTPS_ONLY: "1"\n'
