@@ -103,7 +103,7 @@ def next_steps(dest: Path, files: Iterable[str]) -> list[str]:
     if "Makefile" in rendered:
         steps += [
             "make install",
-            "commit uv.lock (make install wrote it): the image and CI install only what it pins",
+            "commit uv.lock, which make install wrote: the image and CI install only what it pins",
             "make lint",
             "make migrate",
             "make test",

@@ -170,14 +170,18 @@ def gitignored(patterns: list[str], name: str) -> bool:
 
 def secrets_of(env: list[tuple[str, str]]) -> dict[str, str]:
     """SECRET_KEY and the database roles' passwords of an env file: the application's (in
-    DATABASE_URL), the migrations' (in DATABASE_MIGRATIONS_URL), the server's superuser's."""
+    DATABASE_URL), the migrations' (in DATABASE_MIGRATIONS_URL), the server's superuser's,
+    and PgBouncer's stats user's when there is PgBouncer."""
     values = dict(env)
-    return {
+    found = {
         "SECRET_KEY": values.get("SECRET_KEY", ""),
         "db password": urlsplit(values.get("DATABASE_URL", "")).password or "",
         "migrations password": urlsplit(values.get("DATABASE_MIGRATIONS_URL", "")).password or "",
         "superuser password": values.get("POSTGRES_PASSWORD", ""),
     }
+    if "PGBOUNCER_STATS_PASSWORD" in values:  # with PgBouncer only
+        found["stats password"] = values["PGBOUNCER_STATS_PASSWORD"]
+    return found
 
 
 # --------------------------------------------------------------------------- the checks
@@ -1187,15 +1191,17 @@ def pre_commit_runs_the_pinned_ruff(project: Rendered) -> Iterator[str]:
 
 
 def generated_secrets(env: list[tuple[str, str]]) -> dict[str, str]:
-    """Every secret the render wrote into .env: SECRET_KEY and each role's password in every
-    URL, by where it was found."""
-    found = {"SECRET_KEY": dict(env).get("SECRET_KEY", "")}
+    """Every secret the render generated into .env (`secrets_of`), and every other password
+    that one of .env's database URLs holds, by where it was found. A broker's well-known
+    development login (RabbitMQ's guest:guest) is no generated secret."""
+    found = {name: value for name, value in secrets_of(env).items() if value}
     for key, value in env:
+        if not (key in POSTGRES_URL_KEYS or key == "DATABASE_REPLICA_URLS"):
+            continue
         for n, url in enumerate(value.split(",")):
-            password = urlsplit(url).password if "://" in url else None
-            if password:
+            if password := urlsplit(url).password:
                 found[f"the password in {key}[{n}]"] = password
-    return {where: secret for where, secret in found.items() if secret}
+    return found
 
 
 @check

@@ -24,7 +24,7 @@ from scalekit_gen.views import (
 
 MAKE_TARGETS = [
     "make install",
-    "commit uv.lock (make install wrote it): the image and CI install only what it pins",
+    "commit uv.lock, which make install wrote: the image and CI install only what it pins",
     "make lint",
     "make migrate",
     "make test",
