@@ -202,16 +202,22 @@ _claims_lock = threading.Lock()
 class ProjectEnv:
     """One project run's share of the harness services and its contract environment.
 
-    On start: a database `p_<hex>` owned by a new role of the same name (LOGIN CREATEDB, the
-    harness's role settings such as timezone UTC, known to PgBouncer), or owned by the
-    harness's `app` role when `dedicated_role=False`; a pair of Redis databases no other live
-    ProjectEnv uses (REDIS_URL the even one, BROKER_URL the odd one), flushed; memcached
-    flushed when no other live ProjectEnv shares it. On close: every database whose name holds
-    the run's token (so a `test_p_<hex>` a test runner made too) or owned by the role is
-    dropped (WITH FORCE), then the role; the Redis databases are flushed and released.
+    On start, with `dedicated_role` (the default), the two roles a generated project's
+    deploy/postgres/roles.sql makes, both with the harness's role settings (timezone UTC, …):
+    `p_<hex>_migrations` (LOGIN CREATEDB CREATEROLE, ADMIN OPTION on the other) owning a new
+    database `p_<hex>`, for DATABASE_MIGRATIONS_URL; and `p_<hex>` (LOGIN only, known to
+    PgBouncer), the application's, for DATABASE_URL, which may use the tables only once the
+    migrations grant it (the generated projects' core/db_roles.py). With
+    `dedicated_role=False` the harness's `app` role is both and owns the database. Then a
+    pair of Redis databases no other live ProjectEnv uses (REDIS_URL the even one, BROKER_URL
+    the odd one), flushed; memcached flushed when no other live ProjectEnv shares it. On
+    close: every database whose name holds the run's token (so a `test_p_<hex>` a test
+    runner made too) or owned by either role is
+    dropped (WITH FORCE), then the roles; the Redis databases are flushed and released.
 
     `env` is the complete environment for the project's commands: `toolchain_env()` plus
-    DATABASE_URL (PgBouncer), DATABASE_MIGRATIONS_URL (PostgreSQL), REDIS_URL, BROKER_URL,
+    DATABASE_URL (the application's role, PgBouncer), DATABASE_MIGRATIONS_URL (the
+    migrations' role, PostgreSQL), REDIS_URL, BROKER_URL,
     CACHE_URL (memcached, when given), DATABASE_REPLICA_URLS (`replicas` copies of the
     PgBouncer URL: the primary stands in), SECRET_KEY (random), LOG_LEVEL, WEB_CONCURRENCY and
     PORT (free). SENTRY_DSN and OTEL_EXPORTER_OTLP_ENDPOINT stay unset (inert) unless `extra`
@@ -247,11 +253,14 @@ class ProjectEnv:
         self.passthrough = tuple(passthrough)
         self.token = secrets.token_hex(5)
         self.database = f"{prefix}_{self.token}"
+        #: The application's role (DATABASE_URL) and the migrations' (DATABASE_MIGRATIONS_URL).
         self.role = self.database if dedicated_role else postgres.app_user
+        self.owner = f"{self.database}_migrations" if dedicated_role else postgres.app_user
         self.port = 0
         self.redis_dbs: tuple[int, int] | None = None
         self.env: dict[str, str] = {}
         self._created_role = False
+        self._created_owner = False
         self._created_db = False
         self._memcached_claimed = False
         self._started = False
@@ -271,12 +280,26 @@ class ProjectEnv:
         try:
             base = toolchain_env(python=self.python, passthrough=self.passthrough)
             if self.dedicated_role:
+                self.postgres.create_role(
+                    self.owner,
+                    createdb=True,
+                    createrole=True,
+                    settings=self.postgres.role_settings,
+                )
+                self._created_owner = True
                 password = self.postgres.create_role(
-                    self.role, createdb=True, settings=self.postgres.role_settings
+                    self.role, settings=self.postgres.role_settings
                 )
                 self._created_role = True
+                # The migrations set the application role's limits (ALTER ROLE … SET): from
+                # PostgreSQL 16 that needs ADMIN OPTION on it, besides CREATEROLE.
+                self.postgres.execute(
+                    sql.SQL("GRANT {} TO {} WITH ADMIN OPTION").format(
+                        sql.Identifier(self.role), sql.Identifier(self.owner)
+                    )
+                )
                 self.pgbouncer.add_user(self.role, password)
-            self.postgres.create_database(self.database, owner=self.role)
+            self.postgres.create_database(self.database, owner=self.owner)
             self._created_db = True
             if self.redis is not None:
                 self.redis_dbs = _claim_redis_dbs(self.redis)
@@ -299,22 +322,28 @@ class ProjectEnv:
     def close(self) -> None:
         """Drop what start() created. Idempotent; a failure is raised after all was tried."""
         errors: list[BaseException] = []
-        if self._created_db or self._created_role:
+        if self._created_db or self._created_role or self._created_owner:
             try:
                 self._drop_databases()
                 self._created_db = False
             except Exception as e:
                 errors.append(e)
-        if self._created_role:
+        for role, created in ((self.role, self._created_role), (self.owner, self._created_owner)):
+            if not created:
+                continue
             try:
                 self.postgres.execute(
-                    sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(self.role))
+                    sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role))
                 )
-                self._created_role = False
-                self.postgres.passwords.pop(self.role, None)
-                self.pgbouncer.extra_users.pop(self.role, None)
+                self.postgres.passwords.pop(role, None)
+                self.pgbouncer.extra_users.pop(role, None)
             except Exception as e:
                 errors.append(e)
+            else:
+                if role == self.role:
+                    self._created_role = False
+                else:
+                    self._created_owner = False
         if self.redis is not None and self.redis_dbs is not None:
             try:
                 _redis_flush(self.redis, self.redis_dbs)
@@ -344,8 +373,8 @@ class ProjectEnv:
                 name
                 for (name,) in self.postgres.execute(
                     "SELECT datname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba "
-                    "WHERE r.rolname = %s",
-                    [self.role],
+                    "WHERE r.rolname = ANY(%s)",
+                    [[self.role, self.owner]],
                 )
             )
         for name in sorted(names):
@@ -385,12 +414,13 @@ class ProjectEnv:
 
     @property
     def migrations_url(self) -> str:
-        """postgresql://role:pw@127.0.0.1:<postgres>/<database>"""
-        return self.postgres.url(self.role, self.database)
+        """postgresql://owner:pw@127.0.0.1:<postgres>/<database>: the migrations' role."""
+        return self.postgres.url(self.owner, self.database)
 
     def connect(self, *, direct: bool = False, **kwargs: Any) -> psycopg.Connection[Any]:
-        """A connection as the run's role to its database, through PgBouncer (no prepared
-        statements) or, with direct=True, straight to PostgreSQL."""
+        """A connection to the run's database: as the application's role through PgBouncer
+        (no prepared statements), or, with direct=True, as the migrations' role (the owner of
+        every table) straight to PostgreSQL."""
         if direct:
             return psycopg.connect(self.migrations_url, **kwargs)
         kwargs.setdefault("prepare_threshold", None)

@@ -559,6 +559,7 @@ class Postgres(_Service):
         *,
         superuser: bool = False,
         createdb: bool = False,
+        createrole: bool = False,
         settings: Mapping[str, str] | None = None,
     ) -> str:
         """CREATE ROLE … LOGIN PASSWORD …; returns the password (generated if not given)."""
@@ -568,6 +569,8 @@ class Postgres(_Service):
             options.append(sql.SQL("SUPERUSER"))
         if createdb:
             options.append(sql.SQL("CREATEDB"))
+        if createrole:
+            options.append(sql.SQL("CREATEROLE"))
         self.execute(
             sql.SQL("CREATE ROLE {} {} PASSWORD {}").format(
                 sql.Identifier(name), sql.SQL(" ").join(options), sql.Literal(password)

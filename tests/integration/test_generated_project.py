@@ -21,7 +21,7 @@ import pytest
 
 from scalekit_gen.catalog import DECISIONS, allowed_values
 from scalekit_gen.render import render_project
-from tests.harness.project import MakeResult, ProjectEnv, Server, Worker
+from tests.harness.project import MakeResult, ProjectEnv, Server, Worker, run_make
 from tests.integration.generated import (
     FRAMEWORK_CASES,
     INSTALL_TIMEOUT,
@@ -49,6 +49,13 @@ BASES = {
 #: Where each framework serves its OpenAPI document.
 OPENAPI_PATH = {"fastapi": "/openapi.json", "django": "/api/v1/openapi.json"}
 JOB_TIMEOUT = 45.0
+#: The generated test that the application's role (DATABASE_URL's, through PgBouncer) cannot
+#: change the schema; "roles=separate": the harness gives it a role apart from the
+#: migrations' (ProjectEnv), so the configured role itself is what is checked.
+ROLES_TEST = (
+    "tests/test_database_roles.py::"
+    "test_the_application_role_uses_the_data_and_cannot_change_the_schema[roles=separate]"
+)
 
 Case = tuple[str, dict[str, str]]
 
@@ -234,7 +241,9 @@ def test_generated_project_runs_end_to_end(
     env.make(root, "install", timeout=INSTALL_TIMEOUT)
     env.make(root, "lint")
     _two_pods_migrate_at_once(env, root, project.package_name)
-    env.make(root, "test", timeout=600)
+    # -rp lists what passed: the role test must have run on the separate roles.
+    tested = run_make(root, "test", {**env.env, "PYTEST_ADDOPTS": "-rp"}, timeout=600)
+    assert f"PASSED {ROLES_TEST}" in tested.output, tested.tail()
 
     has_queue = project["queue"] != "none"
     with env.server(root) as server, _worker(env, root, has_queue) as worker:

@@ -83,9 +83,11 @@ def test_project_env_gives_the_contract_and_drops_what_it_made(
 ) -> None:
     with ProjectEnv(postgres, pgbouncer, redis, memcached, replicas=2) as penv:
         env = penv.env
-        db, role = penv.database, penv.role
+        db, role, owner = penv.database, penv.role, penv.owner
         assert re.fullmatch(r"p_[0-9a-f]{10}", db) and role == db
+        assert owner == f"{db}_migrations"
         assert _database_exists(postgres, db) and _role_exists(postgres, role)
+        assert _role_exists(postgres, owner)
 
         app_url, direct_url = (
             urlsplit(env["DATABASE_URL"]),
@@ -97,7 +99,7 @@ def test_project_env_gives_the_contract_and_drops_what_it_made(
             f"/{db}",
         )
         assert (direct_url.port, direct_url.path) == (postgres.port, f"/{db}")
-        assert app_url.username == direct_url.username == role
+        assert (app_url.username, direct_url.username) == (role, owner)
         assert env["DATABASE_REPLICA_URLS"] == f"{env['DATABASE_URL']},{env['DATABASE_URL']}"
         assert env["REDIS_URL"] == redis.url(penv.redis_dbs[0])  # type: ignore[index]
         assert env["BROKER_URL"] == redis.url(penv.redis_dbs[0] + 1)  # type: ignore[index]
@@ -107,14 +109,15 @@ def test_project_env_gives_the_contract_and_drops_what_it_made(
         assert int(env["PORT"]) not in {postgres.port, pgbouncer.port, redis.port}
         assert "SENTRY_DSN" not in env and "OTEL_EXPORTER_OTLP_ENDPOINT" not in env
 
-        # Both URLs log in; the app's goes through PgBouncer, timezone set on the role.
-        for url in (env["DATABASE_URL"], env["DATABASE_MIGRATIONS_URL"]):
+        # Both URLs log in; the app's goes through PgBouncer, timezone set on each role. The
+        # database is the migrations' role's: the application's may not create in it.
+        for url, user in ((env["DATABASE_URL"], role), (env["DATABASE_MIGRATIONS_URL"], owner)):
             with psycopg.connect(url, prepare_threshold=None) as conn:
                 row = conn.execute(
                     "SELECT current_database(), current_user, inet_server_port(),"
-                    " current_setting('TimeZone')"
+                    " current_setting('TimeZone'), has_schema_privilege('public', 'CREATE')"
                 ).fetchone()
-            assert row == (db, role, postgres.port, "UTC")
+            assert row == (db, user, postgres.port, "UTC", user == owner)
         pools = {(p["database"], p["user"]) for p in pgbouncer.show("POOLS")}
         assert (db, role) in pools
 
@@ -128,6 +131,7 @@ def test_project_env_gives_the_contract_and_drops_what_it_made(
     assert not _database_exists(postgres, db)
     assert not _database_exists(postgres, f"test_{db}")
     assert not _role_exists(postgres, role)
+    assert not _role_exists(postgres, owner)
     penv.close()  # idempotent
 
 

@@ -20,6 +20,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -169,14 +170,20 @@ def gitignored(patterns: list[str], name: str) -> bool:
 
 
 def secrets_of(env: list[tuple[str, str]]) -> dict[str, str]:
-    """SECRET_KEY and the database password of an env file."""
+    """SECRET_KEY and the database roles' passwords of an env file: the application's (in
+    DATABASE_URL), the migrations' (in DATABASE_MIGRATIONS_URL), the server's superuser's,
+    and PgBouncer's stats user's when there is PgBouncer."""
     values = dict(env)
     found = {
         "SECRET_KEY": values.get("SECRET_KEY", ""),
         "db password": urlsplit(values.get("DATABASE_URL", "")).password or "",
+        "migrations password": urlsplit(values.get("DATABASE_MIGRATIONS_URL", "")).password or "",
+        "superuser password": values.get("POSTGRES_PASSWORD", ""),
     }
     if "RABBITMQ_PASSWORD" in values:  # only with RabbitMQ, which Compose starts with it
         found["rabbitmq password"] = values["RABBITMQ_PASSWORD"]
+    if "PGBOUNCER_STATS_PASSWORD" in values:  # with PgBouncer only
+        found["stats password"] = values["PGBOUNCER_STATS_PASSWORD"]
     return found
 
 
@@ -323,11 +330,10 @@ def env_files_have_secrets_and_placeholders(project: Rendered) -> Iterator[str]:
             yield f".env {name} is too short to be a generated secret: {value!r}"
         if value and value in project.text(".env.example"):
             yield f".env.example contains the .env {name}"
-    if secrets["SECRET_KEY"] and secrets["SECRET_KEY"] == secrets["db password"]:
-        yield ".env uses one secret for both SECRET_KEY and the database password"
+    shared = len(set(secrets.values())) < len(secrets)
+    if shared:
+        yield f".env uses one secret for two of {sorted(secrets)}: each must have its own"
     values = dict(env)
-    if values.get("POSTGRES_PASSWORD") != secrets["db password"]:
-        yield ".env POSTGRES_PASSWORD (Compose creates the role with it) is not DATABASE_URL's"
     if values.get("BROKER_URL", "").startswith("amqp://") and urlsplit(
         values["BROKER_URL"]
     ).password != secrets.get("rabbitmq password"):
@@ -335,15 +341,22 @@ def env_files_have_secrets_and_placeholders(project: Rendered) -> Iterator[str]:
     for name, value in placeholders.items():
         if value != PLACEHOLDER:
             yield f".env.example {name} is {value!r}, not the placeholder {PLACEHOLDER!r}"
-    for filename, pairs, password in (
-        (".env", env, secrets["db password"]),
-        (".env.example", example, PLACEHOLDER),
-    ):
+    for filename, pairs, found in ((".env", env, secrets), (".env.example", example, None)):
         for key, url in pairs:
             if url.startswith("postgresql://") or key in POSTGRES_URL_KEYS:
+                role = "migrations password" if key == "DATABASE_MIGRATIONS_URL" else "db password"
+                wanted = found[role] if found else PLACEHOLDER
                 for one in url.split(","):
-                    if urlsplit(one).password != password:
-                        yield f"{filename} {key} does not use the project's database password"
+                    if urlsplit(one).password != wanted:
+                        yield f"{filename} {key} does not use the {role} of its role"
+        values = dict(pairs)
+        for key, role in (
+            ("DATABASE_APP_PASSWORD", "db password"),
+            ("DATABASE_MIGRATIONS_PASSWORD", "migrations password"),
+        ):
+            wanted = found[role] if found else PLACEHOLDER
+            if values.get(key) != wanted:
+                yield f"{filename} {key} is not the {role} its URL holds"
 
 
 @check
@@ -353,15 +366,20 @@ def env_matches_the_blueprint(project: Rendered) -> Iterator[str]:
     for filename in (".env", ".env.example"):
         values = dict(project.env(filename))
         app_port = PGBOUNCER_PORT if pgbouncer else POSTGRES_PORT
-        for key, port in (("DATABASE_URL", app_port), ("DATABASE_MIGRATIONS_URL", POSTGRES_PORT)):
+        for key, port, user in (
+            ("DATABASE_URL", app_port, package),
+            ("DATABASE_MIGRATIONS_URL", POSTGRES_PORT, f"{package}_migrations"),
+        ):
             url = urlsplit(values.get(key, ""))
             if (url.scheme, url.port, url.username, url.path) != (
                 "postgresql",
                 port,
-                package,
+                user,
                 f"/{package}",
             ):
-                yield f"{filename} {key}={values.get(key)!r}: want port {port}, user/db {package}"
+                yield f"{filename} {key}={values.get(key)!r}: want port {port}, user {user}"
+        if ("PGBOUNCER_STATS_PASSWORD" in values) != pgbouncer:
+            yield f"{filename}: PGBOUNCER_STATS_PASSWORD with pooling={answers['pooling']}"
         replicas = [u for u in values.get("DATABASE_REPLICA_URLS", "").split(",") if u]
         if ("DATABASE_REPLICA_URLS" in values) != bool(answers["read_replicas"]):
             yield f"{filename}: DATABASE_REPLICA_URLS with read_replicas={answers['read_replicas']}"
@@ -964,6 +982,7 @@ WEB_MANIFEST = f"{KUBERNETES_DIR}base/web.yaml"
 CONTRACT_TARGETS = (
     "services",
     "install",
+    "audit",
     "lint",
     "migrate",
     "test",
@@ -1161,3 +1180,132 @@ def redis_roles_have_their_eviction_policies(project: Rendered) -> Iterator[str]
     for filename in (".env", ".env.example"):
         if ("REDIS_CACHE_URL" in dict(project.env(filename))) != redis_cache:
             yield f"{filename}: REDIS_CACHE_URL with cache={project.answers['cache']}"
+
+
+# --------------------------------------------------------------------------- supply chain
+
+PRE_COMMIT_FILE = ".pre-commit-config.yaml"
+RUFF_HOOKS_REPO = "https://github.com/astral-sh/ruff-pre-commit"
+
+
+@check
+def builds_install_only_what_uv_lock_pins(project: Rendered) -> Iterator[str]:
+    """The image and CI install from uv.lock (`uv sync --locked`: a missing or stale lock
+    fails them), and CI audits the locked dependencies (`make audit`, pip-audit)."""
+    dockerfile = project.text("Dockerfile")
+    syncs = [line for line in dockerfile.splitlines() if "uv sync" in line]
+    if not syncs:
+        yield "the Dockerfile never runs `uv sync`"
+    for line in syncs:
+        if "--locked" not in line:
+            yield f"the Dockerfile installs without --locked: {line.strip()!r}"
+    if not re.search(r"^COPY pyproject\.toml uv\.lock ", dockerfile, re.MULTILINE):
+        yield "the Dockerfile does not copy uv.lock (required, not `uv.lock*`)"
+    makefile = project.text("Makefile")
+    if _make_recipe_lines(makefile, "install") != ["uv sync $(UV_SYNC_FLAGS)"]:
+        yield f"`make install` is {_make_recipe_lines(makefile, 'install')}"
+    audit = " ".join(_make_recipe_lines(makefile, "audit"))
+    for part in ("uv export --locked", "pip-audit"):
+        if part not in audit:
+            yield f"`make audit` does not run `{part}`: {audit!r}"
+    provider = project.answers.get("ci")
+    if provider in CI_FILES:
+        scripts = _ci_scripts(provider, _yaml_documents(project, CI_FILES[provider])[0])
+        for command in ("make install UV_SYNC_FLAGS=--locked", "make audit"):
+            if command not in scripts:
+                yield f"{CI_FILES[provider]} never runs `{command}`"
+
+
+def _pinned_dev_tool(pyproject: str, name: str) -> str | None:
+    """The version `name==X` the dev dependency group pins, None when it pins none."""
+    group = tomllib.loads(pyproject).get("dependency-groups", {}).get("dev", [])
+    pins = [str(spec).split("==", 1)[1] for spec in group if str(spec).startswith(f"{name}==")]
+    return pins[0] if len(pins) == 1 else None
+
+
+@check
+def pre_commit_runs_the_pinned_ruff(project: Rendered) -> Iterator[str]:
+    """The pre-commit hook's ruff is the one `make lint` runs (pyproject.toml's dev group):
+    two versions would disagree on what is clean."""
+    pinned = _pinned_dev_tool(project.text("pyproject.toml"), "ruff")
+    if pinned is None:
+        yield "pyproject.toml's dev group pins no single ruff==X"
+        return
+    config = yaml.safe_load(project.text(PRE_COMMIT_FILE))
+    revs = [repo.get("rev") for repo in config["repos"] if repo.get("repo") == RUFF_HOOKS_REPO]
+    if revs != [f"v{pinned}"]:
+        yield f"{PRE_COMMIT_FILE} runs ruff-pre-commit {revs}, pyproject.toml pins ruff=={pinned}"
+
+
+def generated_secrets(env: list[tuple[str, str]]) -> dict[str, str]:
+    """Every secret the render generated into .env (`secrets_of`), and every other password
+    that one of .env's database URLs holds, by where it was found. A broker's well-known
+    development login (RabbitMQ's guest:guest) is no generated secret."""
+    found = {name: value for name, value in secrets_of(env).items() if value}
+    for key, value in env:
+        if not (key in POSTGRES_URL_KEYS or key == "DATABASE_REPLICA_URLS"):
+            continue
+        for n, url in enumerate(value.split(",")):
+            if password := urlsplit(url).password:
+                found[f"the password in {key}[{n}]"] = password
+    return found
+
+
+@check
+def no_generated_secret_outside_the_ignored_env(project: Rendered) -> Iterator[str]:
+    """The render's secrets live in .env (git-ignored) only: no other file, tracked or not,
+    the answers file included, holds one of them."""
+    secrets = generated_secrets(project.env(".env"))
+    if "SECRET_KEY" not in secrets:
+        yield ".env has no SECRET_KEY"
+    for relative in project.files:
+        if relative == ".env":
+            continue
+        content = (project.root / relative).read_bytes()
+        for where, secret in secrets.items():
+            if secret.encode() in content:
+                yield f"{relative} holds the generated secret of .env ({where})"
+
+
+ROLES_SQL = "deploy/postgres/roles.sql"
+
+
+@check
+def pgbouncer_gives_the_application_no_console(project: Rendered) -> Iterator[str]:
+    """No application role administers PgBouncer: no admin user at all, and SHOW only for
+    the stats user, a login of PgBouncer's own."""
+    if project.answers["pooling"] == "app-pool-only":
+        return
+    package = project.blueprint.package_name
+    for where, text in _pgbouncer_configs(project):
+        settings = _ini_section(text, "pgbouncer")
+        if settings.get("admin_users"):
+            yield f"{where}: admin_users = {settings['admin_users']!r}; want none"
+        if settings.get("stats_users") != f"{package}_stats":
+            yield f"{where}: stats_users = {settings.get('stats_users')!r}, not {package}_stats"
+
+
+@check
+def compose_connects_as_the_separate_roles(project: Rendered) -> Iterator[str]:
+    """Compose's application connects as its own role, its migrations as the schema's owner,
+    and PostgreSQL's first start makes both with deploy/postgres/roles.sql."""
+    package = project.blueprint.package_name
+    environment = _compose_app_environment(project)
+    for key, user in (
+        ("DATABASE_URL", package),
+        ("DATABASE_MIGRATIONS_URL", f"{package}_migrations"),
+    ):
+        # Not urlsplit: the password is a ${VAR:?message} substitution, `?` and all.
+        found = re.match(r"postgresql://([^:@/]+)[:@]", str(environment.get(key, "")))
+        if not found or found.group(1) != user:
+            yield f"{COMPOSE_FILE}: {key} does not connect as {user}"
+    postgres = yaml.safe_load(project.text(COMPOSE_FILE))["services"]["postgres"]
+    mounts = [str(volume) for volume in postgres.get("volumes") or []]
+    if f"./{ROLES_SQL}:/docker-entrypoint-initdb.d/roles.sql:ro" not in mounts:
+        yield f"{COMPOSE_FILE}: PostgreSQL does not run {ROLES_SQL} at its first start"
+    if postgres["environment"].get("POSTGRES_USER") in {package, f"{package}_migrations"}:
+        yield f"{COMPOSE_FILE}: a role of the application is PostgreSQL's superuser"
+    roles_sql = project.text(ROLES_SQL)
+    for needed in (f"CREATE ROLE {package}_migrations", f"CREATE ROLE {package}'"):
+        if needed not in roles_sql:
+            yield f"{ROLES_SQL} lacks {needed!r}"

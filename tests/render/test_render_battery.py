@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -66,6 +67,23 @@ def _write(relative: str, text: str) -> Mutation:
 
 def _delete(relative: str) -> Mutation:
     return lambda root: (root / relative).unlink()
+
+
+def _secret_into(relative: str, variable: str) -> Mutation:
+    """Appends to `relative` the secret in .env's `variable` (a password, for a URL)."""
+
+    def mutate(root: Path) -> None:
+        value = next(
+            line.partition("=")[2]
+            for line in (root / ".env").read_text("utf-8").splitlines()
+            if line.startswith(variable)
+        )
+        secret = urlsplit(value).password if "://" in value else value
+        assert secret
+        with (root / relative).open("a", encoding="utf-8") as target:
+            target.write(f"\n# {secret}\n")
+
+    return mutate
 
 
 def _secret_into_answers(root: Path) -> None:
@@ -156,10 +174,6 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
         "secrets",
     ),
     "env-order": (_swap_env_example_lines, "secrets"),
-    "compose-password-differs": (
-        _edit(".env", "POSTGRES_PASSWORD=", "POSTGRES_PASSWORD=x"),
-        "secrets",
-    ),
     "services-unknown": (
         _edit("Makefile", "--wait postgres ", "--wait postgresql "),
         "next_steps_and_services",
@@ -259,6 +273,40 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
         ),
         "unchosen_options",
     ),
+    "image-installs-unlocked": (
+        _edit("Dockerfile", "uv sync --locked --no-dev --no-editable", "uv sync --no-dev"),
+        "uv_lock",
+    ),
+    "ci-installs-unlocked": (
+        _edit(".github/workflows/ci.yml", "make install UV_SYNC_FLAGS=--locked", "make install"),
+        "uv_lock",
+    ),
+    "ci-never-audits": (
+        _edit(".github/workflows/ci.yml", "run: make audit", "run: true"),
+        "uv_lock",
+    ),
+    "pre-commit-ruff-drifts": (
+        _edit(".pre-commit-config.yaml", "rev: v0.17.6", "rev: v0.16.0"),
+        "pinned_ruff",
+    ),
+    "secret-key-in-a-tracked-file": (_secret_into("docs/capacity.md", "SECRET_KEY="), "secret"),
+    "db-password-in-compose": (_secret_into("docker-compose.yml", "DATABASE_URL="), "secret"),
+    "pgbouncer-admin-is-the-app": (
+        _edit(
+            "deploy/pgbouncer/pgbouncer.ini",
+            "stats_users = acme_shop_stats",
+            "admin_users = acme_shop\nstats_users = acme_shop_stats",
+        ),
+        "no_console",
+    ),
+    "compose-app-as-the-owner": (
+        _edit(
+            "docker-compose.yml",
+            "DATABASE_URL: postgresql://acme_shop:",
+            "DATABASE_URL: postgresql://acme_shop_migrations:",
+        ),
+        "separate_roles",
+    ),
     "django-setting-in-fastapi": (
         _edit(
             "docker-compose.yml", '    PORT: "8000"\n', '    PORT: "8000"\n    HTTPS_ONLY: "1"\n'
@@ -298,6 +346,7 @@ DJANGO_MUTATIONS: dict[str, tuple[Mutation, str]] = {
         "worker",
     ),
     "workflow-no-lint": (_edit(".gitlab-ci.yml", "- make lint", "- true"), "workflow"),
+    "secret-key-in-the-gitlab-ci": (_secret_into(".gitlab-ci.yml", "SECRET_KEY="), "secret"),
     "broker-on-the-cache-redis": (
         _edit(
             "docker-compose.yml", "BROKER_URL: redis://redis:", "BROKER_URL: redis://redis-cache:"
