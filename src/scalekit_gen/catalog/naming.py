@@ -117,9 +117,9 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
     """
     aiohappyeyeballs aiohttp aiosignal alembic amqp annotated_doc annotated_types anyio
     asyncpg asgiref attr attrs bidict billiard blinker brotli celery certifi
-    charset_normalizer click click_didyoumean click_plugins click_repl configargparse
-    croniter dateutil deprecated django django_redis django_stubs_ext dotenv dramatiq
-    engineio environ fastapi flask flask_cors flask_login frozenlist gevent
+    charset_normalizer circuitbreaker click click_didyoumean click_plugins click_repl
+    configargparse croniter dateutil deprecated django django_redis django_stubs_ext dotenv
+    dramatiq engineio environ fastapi flask flask_cors flask_login frozenlist gevent
     geventhttpclient google greenlet grimp gunicorn h11 httpcore httpcore2 httptools httpx
     httpx2 hypothesis idna importlib_metadata importlinter iniconfig itsdangerous jinja2
     kombu locust mako markdown_it markupsafe mdurl msgpack multidict mypy
