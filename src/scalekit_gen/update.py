@@ -203,6 +203,12 @@ def _refuse_unfinished_work(git: _Git) -> None:
             "a merge is in progress (an earlier scalekit update?): finish it with git commit, "
             "or undo it with git merge --abort, then run scalekit update again"
         )
+    for head, what in (("REBASE_HEAD", "rebase"), ("CHERRY_PICK_HEAD", "cherry-pick")):
+        if git.succeeds("rev-parse", "-q", "--verify", head):
+            raise UpdateError(
+                f"a {what} is in progress: finish it (git {what} --continue) or undo it "
+                f"(git {what} --abort), then run scalekit update again"
+            )
     if not git.succeeds("rev-parse", "-q", "--verify", "HEAD"):
         raise UpdateError("the repository has no commit yet — commit the project first")
     # --no-optional-locks: not even the index's stat cache is rewritten (a dry run writes
@@ -244,6 +250,15 @@ def _baseline(git: _Git, given: str | None) -> str:
             "render of the version you are on, before any edit: scalekit update --baseline "
             "COMMIT (docs/update.md, 'No baseline')"
         )
+    found = _genuine_renders(git, found)
+    if not found:
+        raise UpdateError(
+            f"the commits marked {PRISTINE_TRAILER} in this history were rebased or "
+            "cherry-picked onto the project's own commits, so none of them holds the "
+            "template's render alone, and merging from one would undo edits. Name the commit "
+            "that holds the render of the version you are on, before any edit: scalekit "
+            "update --baseline COMMIT (docs/update.md, 'No baseline')"
+        )
     tips = git.run("merge-base", "--independent", *found[:50]).split()
     if len(tips) > 1:
         raise UpdateError(
@@ -252,6 +267,23 @@ def _baseline(git: _Git, given: str | None) -> str:
             "one to start from with scalekit update --baseline COMMIT"
         )
     return found[0]
+
+
+def _genuine_renders(git: _Git, marked: list[str]) -> list[str]:
+    """The marked commits that hold a render and nothing else: the first commit (no parent),
+    or a render committed on top of the previous render only. A rebase-merge or cherry-pick
+    copies the marker onto a commit whose parent is the team's code: its tree is the team's
+    code plus the template's change, and treating it as the base would silently drop edits.
+    Newest first, as given."""
+    parents = {}
+    for line in git.run("rev-list", "--no-walk", "--parents", *marked).splitlines():
+        commit, *rest = line.split()
+        parents[commit] = rest
+    genuine: set[str] = set()
+    for commit in reversed(marked):  # oldest first: a render's parent is judged before it
+        if all(parent in genuine for parent in parents.get(commit, [])):
+            genuine.add(commit)
+    return [commit for commit in marked if commit in genuine]
 
 
 def _version_of(git: _Git, commit: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -282,3 +283,45 @@ def test_a_change_the_project_already_made_still_moves_the_baseline(
     assert _merging(project), "the merge records N+1's render as the next baseline"
     team_commit(project, "template N+1")
     assert update_project(project, sets=[], template=new).up_to_date
+
+
+def test_a_rebased_or_cherry_picked_render_is_not_taken_for_the_base(
+    template_copy: Callable[[str], Path], generate: Callable[..., Path]
+) -> None:
+    """Rebase-and-merge copies the render commit, marker and all, onto the team's code; the
+    copy must not become the base, or the next update would undo the team's edits."""
+    template = template_copy("template")
+    project = generate(template)
+    readme = project / "README.md"
+    title = readme.read_text("utf-8").splitlines()[0]
+    edit(readme, title + "\n", "# Acme's shop, as the team calls it\n")
+    team_commit(project)
+
+    update_project(project, sets=["load_tests=locust+k6"], template=template)
+    render = git(project, "rev-parse", "MERGE_HEAD").strip()
+    git(project, "merge", "--abort")
+    git(project, "cherry-pick", render)  # what a rebase-and-merge of the update leaves
+    assert PRISTINE_TRAILER in git(project, "log", "-1", "--format=%B")
+
+    update_project(project, sets=["load_tests=locust"], template=template)
+
+    assert _read(project, "README.md").startswith("# Acme's shop, as the team calls it\n")
+
+
+def test_an_unfinished_cherry_pick_is_refused(
+    template_copy: Callable[[str], Path], generate: Callable[..., Path]
+) -> None:
+    template = template_copy("template")
+    project = generate(template)
+    append(project / "README.md", "\nours\n")
+    team_commit(project)
+    git(project, "checkout", "-q", "-b", "other", "HEAD~1")
+    append(project / "README.md", "\ntheirs\n")
+    team_commit(project, "their edits")
+    theirs = git(project, "rev-parse", "HEAD").strip()
+    git(project, "checkout", "-q", "-")
+    subprocess.run(["git", "-C", str(project), "cherry-pick", theirs], capture_output=True)
+    git(project, "add", "-A")  # the conflict marked resolved, the cherry-pick not finished
+
+    with pytest.raises(UpdateError, match="a cherry-pick is in progress"):
+        update_project(project, sets=[], template=template)
