@@ -107,6 +107,8 @@ def docker_check() -> Check:
 def _tool_check(tool: toolchain.Tool) -> Check:
     if tool.found:
         return Check(tool.name, Status.OK, tool.found)
+    if tool.optional:
+        return Check(tool.name, Status.WARN, f"not installed; {tool.fix}", tool.fix)
     return Check(tool.name, Status.FAIL, "not found", tool.fix)
 
 

@@ -25,6 +25,8 @@ class Tool:
     name: str
     found: str | None  # a path or a version; None when missing
     fix: str = ""
+    # Missing but provided on demand (uv downloads a Python at `make install`): a warning.
+    optional: bool = False
 
 
 def find_uv() -> Tool:
@@ -85,12 +87,18 @@ def find_project_python() -> Tool:
     where = (
         f"UV_PYTHON ({request}) is not" if request != PROJECT_PYTHON else "no installed Python is"
     )
-    return Tool(
-        name,
-        None,
-        fix=f"{where} 3.12 or newer: run `uv python install 3.12`, or install python3.12 "
-        "from your OS packages, or point uv at one: export UV_PYTHON=/path/to/python3.12",
+    fix = (
+        f"{where} 3.12 or newer: run `uv python install 3.12`, or install python3.12 "
+        "from your OS packages, or point uv at one: export UV_PYTHON=/path/to/python3.12"
     )
+    if request == PROJECT_PYTHON and _uv_downloads_pythons():
+        return Tool(name, None, fix=f"{fix} (`make install` lets uv download one)", optional=True)
+    return Tool(name, None, fix=fix)
+
+
+def _uv_downloads_pythons() -> bool:
+    """Whether `uv sync` may download a missing Python (uv's default is automatic)."""
+    return os.environ.get("UV_PYTHON_DOWNLOADS", "automatic").lower() not in ("never", "manual")
 
 
 def _accepted(python: str) -> bool:

@@ -18,6 +18,8 @@ from scalekit_gen.doctor import (
     run_checks,
     service_checks,
 )
+from scalekit_gen.doctor import _tool_check as tool_check
+from scalekit_gen.toolchain import Tool
 
 
 def _closed_port() -> int:
@@ -109,3 +111,8 @@ def test_project_files_each_say_how_to_get_them(tmp_path: Path) -> None:
         (tmp_path / name).write_text("")
     (tmp_path / ".venv").mkdir()
     assert all(check.status is Status.OK for check in project_file_checks(tmp_path))
+
+
+def test_an_optional_tool_is_a_warning_and_a_missing_one_a_failure() -> None:
+    assert tool_check(Tool("Python", None, "fix it", optional=True)).status is Status.WARN
+    assert tool_check(Tool("uv", None, "fix it")).status is Status.FAIL

@@ -42,3 +42,14 @@ def test_a_uv_python_the_project_accepts_is_found(monkeypatch) -> None:
     python = find_python()
     monkeypatch.setenv("UV_PYTHON", python)
     assert toolchain.find_project_python().found == python
+
+
+def test_a_missing_python_is_optional_only_where_uv_may_download_one(monkeypatch) -> None:
+    monkeypatch.delenv("UV_PYTHON", raising=False)
+    monkeypatch.setattr(toolchain, "_accepted", lambda python: False)  # none installed fits
+    monkeypatch.delenv("UV_PYTHON_DOWNLOADS", raising=False)
+    downloadable = toolchain.find_project_python()
+    assert downloadable.found is None and downloadable.optional
+    assert "`make install` lets uv download one" in downloadable.fix
+    monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
+    assert not toolchain.find_project_python().optional
