@@ -197,6 +197,10 @@ def _repository_of(project: Path) -> Path:
     return project
 
 
+# Trailer of an update's render commit: the commit it was rendered on (its one parent).
+BASE_TRAILER = "Scalekit-Base"
+
+
 def _refuse_unfinished_work(git: _Git) -> None:
     if git.succeeds("rev-parse", "-q", "--verify", "MERGE_HEAD"):
         raise UpdateError(
@@ -270,20 +274,26 @@ def _baseline(git: _Git, given: str | None) -> str:
 
 
 def _genuine_renders(git: _Git, marked: list[str]) -> list[str]:
-    """The marked commits that hold a render and nothing else: the first commit (no parent),
-    or a render committed on top of the previous render only. A rebase-merge or cherry-pick
-    copies the marker onto a commit whose parent is the team's code: its tree is the team's
-    code plus the template's change, and treating it as the base would silently drop edits.
-    Newest first, as given."""
-    parents = {}
-    for line in git.run("rev-list", "--no-walk", "--parents", *marked).splitlines():
-        commit, *rest = line.split()
-        parents[commit] = rest
-    genuine: set[str] = set()
-    for commit in reversed(marked):  # oldest first: a render's parent is judged before it
-        if all(parent in genuine for parent in parents.get(commit, [])):
-            genuine.add(commit)
-    return [commit for commit in marked if commit in genuine]
+    """The marked commits that hold a render and nothing else: a first commit (no parent),
+    or a render committed by `scalekit update` on the parent its Scalekit-Base trailer names.
+    A rebase-merge or cherry-pick copies the markers onto a commit whose parent is the team's
+    code: its tree is the team's code plus the template's change, and taking it for the base
+    would silently drop their edits. Newest first, as given."""
+    genuine = []
+    for commit in marked:
+        line = git.run("rev-list", "--no-walk", "--parents", commit).split()
+        parents = line[1:]
+        if not parents or parents == [_base_of(git, commit)]:
+            genuine.append(commit)
+    return genuine
+
+
+def _base_of(git: _Git, commit: str) -> str | None:
+    for line in git.run("log", "-1", "--format=%B", commit).splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and key == BASE_TRAILER:
+            return value.strip()
+    return None
 
 
 def _version_of(git: _Git, commit: str) -> str | None:
@@ -318,6 +328,9 @@ def _commit_render(git: _Git, render: Path, *, parent: str) -> str | None:
     if tree == git.run("rev-parse", f"{parent}^{{tree}}").strip():
         return None
     message = pristine_message(f"scalekit {__version__}: the template's render of this project")
+    # The parent it was rendered on: a rebased or cherry-picked copy has another (see
+    # _genuine_renders).
+    message += f"{BASE_TRAILER}: {parent}\n"
     commit = git.run("commit-tree", tree, "-p", parent, "-m", message, cwd=render, env=staging)
     return commit.strip()
 
