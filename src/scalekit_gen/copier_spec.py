@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scalekit_gen import generated_files
 from scalekit_gen.catalog import DECISION_LIST, Decision, Kind
 from scalekit_gen.paths import template_dir
 
@@ -97,17 +98,9 @@ def write(root: Path) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
-    root = template_dir()
-    if "--check" in argv:
-        drifted = stale(root)
-        for path in drifted:
-            print(f"out of date: {path}", file=sys.stderr)
-        if drifted:
-            print("run: python -m scalekit_gen.copier_spec", file=sys.stderr)
-        return 1 if drifted else 0
-    for path in write(root):
-        print(f"updated {path}", file=sys.stderr)
-    return 0
+    return generated_files.main(
+        argv, root=template_dir(), module="scalekit_gen.copier_spec", stale=stale, write=write
+    )
 
 
 if __name__ == "__main__":

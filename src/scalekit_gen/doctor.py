@@ -112,34 +112,32 @@ def _tool_check(tool: toolchain.Tool) -> Check:
     return Check(tool.name, Status.FAIL, "not found", tool.fix)
 
 
+# (name, is a directory, why it matters when missing, the fix)
+PROJECT_FILES = (
+    (
+        ".env",
+        False,
+        "missing: the commands read their settings from it",
+        "cp .env.example .env, then replace every change-me with a secret",
+    ),
+    (
+        "uv.lock",
+        False,
+        "missing: builds install exactly what it pins (uv sync --locked)",
+        "run `make install` (it writes uv.lock), then commit uv.lock",
+    ),
+    (".venv", True, "missing", "run `make install`"),
+)
+
+
 def project_file_checks(project: Path) -> list[Check]:
     checks = []
-    if (project / ".env").is_file():
-        checks.append(Check(".env", Status.OK, "present"))
-    else:
-        checks.append(
-            Check(
-                ".env",
-                Status.FAIL,
-                "missing: the commands read their settings from it",
-                "cp .env.example .env, then replace every change-me with a secret",
-            )
-        )
-    if (project / "uv.lock").is_file():
-        checks.append(Check("uv.lock", Status.OK, "present"))
-    else:
-        checks.append(
-            Check(
-                "uv.lock",
-                Status.FAIL,
-                "missing: builds install exactly what it pins (uv sync --locked)",
-                "run `make install` (it writes uv.lock), then commit uv.lock",
-            )
-        )
-    if (project / ".venv").is_dir():
-        checks.append(Check(".venv", Status.OK, "present"))
-    else:
-        checks.append(Check(".venv", Status.FAIL, "missing", "run `make install`"))
+    for name, is_dir, why, fix in PROJECT_FILES:
+        path = project / name
+        if path.is_dir() if is_dir else path.is_file():
+            checks.append(Check(name, Status.OK, "present"))
+        else:
+            checks.append(Check(name, Status.FAIL, why, fix))
     return checks
 
 

@@ -22,6 +22,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from scalekit_gen import generated_files
 from scalekit_gen.catalog import DECISION_LIST, Cost, Decision, Kind
 from scalekit_gen.catalog.types import Consequence, Need
 from scalekit_gen.paths import docs_dir
@@ -409,16 +410,9 @@ def main(argv: list[str]) -> int:
     if not root.is_dir():
         print(f"{root} not found: run this from a scalekit checkout", file=sys.stderr)
         return 2
-    if "--check" in argv:
-        drifted = stale(root)
-        for path in drifted:
-            print(f"out of date: {path}", file=sys.stderr)
-        if drifted:
-            print("run: python -m scalekit_gen.reference", file=sys.stderr)
-        return 1 if drifted else 0
-    for path in write(root):
-        print(f"updated {path}", file=sys.stderr)
-    return 0
+    return generated_files.main(
+        argv, root=root, module="scalekit_gen.reference", stale=stale, write=write
+    )
 
 
 if __name__ == "__main__":
