@@ -85,6 +85,10 @@ class Derived:
     is_django: bool
     is_async: bool
     is_sync: bool
+    # Who may write: "users-jwt" signs people in, "api-keys" admits other services.
+    uses_jwt: bool
+    uses_api_keys: bool
+    has_auth: bool  # writes need a credential
     has_queue: bool
     # The queue's client sends with blocking I/O (all but taskiq): core/send_limit.py runs
     # the request's sends on threads of their own to bound the wait.
@@ -128,6 +132,9 @@ def derive(
         is_django=not fastapi,
         is_async=async_,
         is_sync=not async_,
+        uses_jwt=a["auth"] == "users-jwt",
+        uses_api_keys=a["auth"] == "api-keys",
+        has_auth=a["auth"] != "none",
         has_queue=a["queue"] != "none",
         queue_client_blocks=a["queue"] not in ("none", "taskiq"),
         has_replicas=a["read_replicas"] > 0,

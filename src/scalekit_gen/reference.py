@@ -303,6 +303,7 @@ def presets_page() -> str:
 WALK: tuple[tuple[str, str], ...] = (
     ("framework", "django"),
     ("concurrency", ""),
+    ("auth", ""),
     ("database", ""),
     ("read_replicas", ""),
     ("pooling", ""),

@@ -158,12 +158,36 @@ def test_integer_bounds(decision):
         assert decision.minimum is None and decision.maximum is None
 
 
-def test_record_numbers_are_contiguous_in_catalog_order():
-    recorded = [d.key for d in DECISION_LIST if d.recorded]
-    assert list(RECORD_NUMBERS) == recorded
-    assert list(RECORD_NUMBERS.values()) == list(range(1, len(recorded) + 1))
+# The numbers projects were rendered with before `auth` joined the catalog: a record keeps its
+# file name across `scalekit update`, so these never change; a new decision takes the next one.
+_FIRST_RECORD_NUMBERS = [
+    "framework",
+    "concurrency",
+    "database",
+    "read_replicas",
+    "pooling",
+    "queue",
+    "broker",
+    "cache",
+    "observability",
+    "load_tests",
+    "deploy",
+    "ci",
+    "modules",
+    "owners",
+    "target_users",
+    "peak_rps",
+]
+
+
+def test_record_numbers_never_change_meaning():
+    recorded = {d.key for d in DECISION_LIST if d.recorded}
+    assert set(RECORD_NUMBERS) == recorded
+    assert sorted(RECORD_NUMBERS.values()) == list(range(1, len(recorded) + 1))
     assert "project_name" not in RECORD_NUMBERS
-    assert RECORD_NUMBERS["framework"] == 1
+    for number, key in enumerate(_FIRST_RECORD_NUMBERS, start=1):
+        assert RECORD_NUMBERS[key] == number, key
+    assert RECORD_NUMBERS["auth"] == len(_FIRST_RECORD_NUMBERS) + 1
 
 
 @pytest.mark.parametrize("rule", REQUIREMENTS, ids=lambda r: f"{r.key}={r.value}->{r.other}")

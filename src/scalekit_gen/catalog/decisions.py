@@ -248,6 +248,66 @@ POOLING = Decision(
 )
 
 
+AUTH = Decision(
+    key="auth",
+    title="Authentication",
+    question="Who may call the write API, and how do they prove it?",
+    context=(
+        "A service that ships with open create, update and delete endpoints is one "
+        "forgotten firewall rule away from anyone writing to it. Whoever calls the API is "
+        "also who the rate limiter counts: a signed-in user or a key has a budget of its "
+        "own, an anonymous caller shares its client address's. Django needs its own user "
+        "model before the first migration; adding one later means rewriting that history."
+    ),
+    kind=Kind.CHOICE,
+    default="users-jwt",
+    options=(
+        Option(
+            "users-jwt",
+            "people sign in: a users module with argon2-hashed passwords, short-lived "
+            "access tokens from a password login, registration off until you open it",
+            Reversal(
+                Cost.HIGH,
+                "users, their password hashes and every client's login flow move with it",
+            ),
+        ),
+        Option(
+            "api-keys",
+            "other services call this one: keys minted by a command, stored hashed, sent in "
+            "a header, each with its own rate limit",
+            Reversal(Cost.MEDIUM, "every caller is issued new credentials"),
+        ),
+        Option(
+            "none",
+            "a gateway in front authenticates every call and this service trusts its network",
+            Reversal(
+                Cost.MEDIUM,
+                "adding authentication later means every caller changes at once",
+            ),
+        ),
+    ),
+    consequences=(
+        Consequence(
+            {"auth": ("users-jwt", "api-keys")},
+            "Reads stay open; writes need a credential (401 without one) and the rate limiter "
+            "counts each user or key on its own, anonymous callers by client address.",
+        ),
+        Consequence(
+            {"auth": ("none",)},
+            "Every endpoint is open to whoever reaches the service: run it only behind a "
+            "gateway that authenticates, on a network nothing else can call into. The rate "
+            "limiter counts callers by client address.",
+        ),
+        Consequence(
+            {"auth": ("api-keys", "none"), "framework": ("django",)},
+            "Django still gets a custom User model in the first migration, so the admin's "
+            "users can grow fields later without rewriting migration history.",
+            shown_in=("auth",),
+        ),
+    ),
+)
+
+
 def _queue_default(answers: Answers) -> str:
     async_fastapi = (
         answers.get("framework", "fastapi") == "fastapi"
@@ -621,6 +681,7 @@ DECISION_LIST: tuple[Decision, ...] = (
     PROJECT_NAME,
     FRAMEWORK,
     CONCURRENCY,
+    AUTH,
     DATABASE,
     READ_REPLICAS,
     POOLING,
@@ -639,8 +700,31 @@ DECISION_LIST: tuple[Decision, ...] = (
 
 DECISIONS: Mapping[str, Decision] = {decision.key: decision for decision in DECISION_LIST}
 
-# Decision records are numbered in catalog order, ADR style: a number never changes meaning.
+# Decision records are numbered ADR style: a number never changes meaning, so a record keeps
+# its file name in projects rendered before a later decision was added. The numbers follow the
+# order the decisions were added to the catalog; a new decision is appended here whatever
+# place it takes in the asking order.
+_RECORD_ORDER: tuple[Decision, ...] = (
+    FRAMEWORK,
+    CONCURRENCY,
+    DATABASE,
+    READ_REPLICAS,
+    POOLING,
+    QUEUE,
+    BROKER,
+    CACHE,
+    OBSERVABILITY,
+    LOAD_TESTS,
+    DEPLOY,
+    CI,
+    MODULES,
+    OWNERS,
+    TARGET_USERS,
+    PEAK_RPS,
+    AUTH,  # added after the first projects were rendered
+)
 RECORD_NUMBERS: Mapping[str, int] = {
-    decision.key: number
-    for number, decision in enumerate((d for d in DECISION_LIST if d.recorded), start=1)
+    decision.key: number for number, decision in enumerate(_RECORD_ORDER, start=1)
 }
+if {d.key for d in _RECORD_ORDER} != {d.key for d in DECISION_LIST if d.recorded}:
+    raise ValueError("every recorded decision needs its place in _RECORD_ORDER")

@@ -36,6 +36,8 @@ RESERVED_MODULE_NAMES = frozenset(
         "wsgi",
         "asgi",
         "gunicorn_conf",
+        # The built-in module of users and API keys (the auth decision), either framework.
+        "identity",
         # Django's app labels: a domain app with one of these names cannot be installed.
         "auth",
         "contenttypes",
