@@ -12,12 +12,15 @@ checks `tools.missing()` before it starts.
   schemas (`schemas`);
 - `pgbouncer-ini`: deploy/pgbouncer/pgbouncer.ini parses and has its two sections;
 - `python-compile`: every .py file byte-compiles with the projects' Python (3.12+);
-- `ruff-check`, `ruff-format`: ruff with the project's own configuration, as `make lint`.
+- `ruff-check`, `ruff-format`: ruff with the project's own configuration, as `make lint`;
+- `env-example`: .env.example lists every setting the code under src/ reads (`settings_read`),
+  so a team filling in a deployment's secrets sees every one.
 """
 
 from __future__ import annotations
 
 import configparser
+import re
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,12 +28,18 @@ from functools import cached_property
 from pathlib import Path
 
 from scalekit_gen.matrix import schemas, tools
+from scalekit_gen.matrix.settings_read import settings_read
 
 JINJA_MARKERS = ("{{", "{%", "{#")
 COMPOSE_FILE = "docker-compose.yml"
 CI_FILES = {"github": ".github/workflows/ci.yml", "gitlab": ".gitlab-ci.yml"}
 KUBERNETES_BASE = "deploy/kubernetes/base/"
 PGBOUNCER_INI = "deploy/pgbouncer/pgbouncer.ini"
+ENV_EXAMPLE = ".env.example"
+# Variables the runtime sets for the code, not settings anyone fills in.
+NOT_SETTINGS = frozenset({"DJANGO_SETTINGS_MODULE", "PROMETHEUS_MULTIPROC_DIR"})
+# A listed setting: `NAME=value`, or `# NAME=value` for one that is optional and off.
+_LISTED = re.compile(r"^(?:#\s*)?([A-Z][A-Z0-9_]*)=", re.MULTILINE)
 OUTPUT_TAIL = 3000
 
 
@@ -215,3 +224,20 @@ def ruff_check(project: Project) -> Iterator[Problem]:
 @check("ruff-format")
 def ruff_format(project: Project) -> Iterator[Problem]:
     yield from _ruff(project, "ruff-format", ["format", "--check"])
+
+
+@check("env-example")
+def env_example_lists_every_setting(project: Project) -> Iterator[Problem]:
+    if ENV_EXAMPLE not in project.files:
+        yield Problem("env-example", ENV_EXAMPLE, "missing")
+        return
+    listed = set(_LISTED.findall(project.text(ENV_EXAMPLE)))
+    sources = (
+        (relative, project.text(relative))
+        for relative in project.files
+        if relative.startswith("src/") and relative.endswith(".py")
+    )
+    for name, where in sorted(settings_read(sources).items()):
+        if name not in listed and name not in NOT_SETTINGS:
+            message = f"{name} (read in {where}) is not listed: add `{name}=` with what it does"
+            yield Problem("env-example", ENV_EXAMPLE, message)
