@@ -101,11 +101,13 @@ def ratio_table(points: Sequence[Point], conns: int = 64) -> str:
 
 def sweep_table(points: Sequence[Point], sweep: Sequence[int]) -> str:
     """The list read over the connection sweep: generated and limit req/s, their ratio,
-    the generated p99 and errors (non-2xx + timeouts + socket errors)."""
+    the generated p99 and errors (non-2xx + timeouts + socket errors), and how long the
+    generated service took to answer again once wrk stopped."""
     lines = [
         "| service | connections | generated req/s | limit req/s | generated ÷ limit "
-        "| generated p50 / p99 ms | limit p99 ms | generated errors | limit errors |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| generated p50 / p99 ms | limit p99 ms | generated errors | limit errors "
+        "| generated drain s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for service in services(points):
         for conns in sweep:
@@ -119,7 +121,7 @@ def sweep_table(points: Sequence[Point], sweep: Sequence[int]) -> str:
                 f"| {service} | {conns} | {fmt_rps(g and g['rps'])} | {fmt_rps(m and m['rps'])} "
                 f"| {fmt_ratio(ratio(g and g['rps'], m and m['rps']))} "
                 f"| {_ms(g, 'p50_ms')} / {_ms(g, 'p99_ms')} | {_ms(m, 'p99_ms')} "
-                f"| {_errors(g)} | {_errors(m)} |"
+                f"| {_errors(g)} | {_errors(m)} | {_drain(gen)} |"
             )
     return "\n".join(lines)
 
@@ -136,6 +138,13 @@ def memory_table(memory: Mapping[str, Mapping[str, Sequence[float]]]) -> str:
 
 def _ms(result: Mapping[str, Any] | None, key: str) -> str:
     return "–" if result is None else f"{result[key]:.1f}"
+
+
+def _drain(point: Point | None) -> str:
+    """Seconds until the server answered again after the load (requests left queued)."""
+    if point is None or "settle_s" not in point:
+        return "–"
+    return f"{point['settle_s']:.1f}"
 
 
 def _errors(result: Mapping[str, Any] | None) -> str:

@@ -62,6 +62,7 @@ SEED_ITEMS = 30
 #: `make run` collects static files first (Django); on a busy machine that takes a while.
 START_TIMEOUT = 240.0
 WARMUP_S = 2.0
+SETTLE_TIMEOUT_S = 120.0
 #: Writes per rate-limit window far above what wrk sends: the limiter runs (its Redis
 #: round trip is part of a write's cost) and never answers 429.
 UNREACHED_RATE_LIMIT = "100000000"
@@ -183,13 +184,14 @@ class Bench:
             self.warm(base + LIST_PATH)
             self.measure(svc.name, "generated", "healthz", base + "/healthz", 64)
             self.measure(svc.name, "generated", "item", f"{base}{ITEMS}/{item_id}", 64)
-            for conns in self.args.sweep:
-                self.measure(svc.name, "generated", "list", base + LIST_PATH, conns)
-            memory["generated"] = rss_mib(server_pids(server))
-            # Last: the writes grow the table the list reads.
+            # Before the list reads, so that the limit (measured later) reads the same table.
             self.measure(
                 svc.name, "generated", "write", base + ITEMS, 64, method="POST", body=WRITE_BODY
             )
+            for conns in self.args.sweep:
+                self.measure(svc.name, "generated", "list", base + LIST_PATH, conns)
+                self.points[-1]["settle_s"] = settle(server, LIST_PATH)
+            memory["generated"] = rss_mib(server_pids(server))
 
         threads = gunicorn_threads(root)
         for target, module in (("bare", apps.BARE_MODULE), ("limit", apps.LIMIT_MODULE)):
@@ -209,7 +211,23 @@ class Bench:
                     self.measure(svc.name, "limit", "healthz", base + "/healthz", 64)
                     for conns in self.args.sweep:
                         self.measure(svc.name, "limit", "list", base + "/items", conns)
+                        self.points[-1]["settle_s"] = settle(server, "/items")
                 memory[target] = rss_mib(server_pids(server))
+
+
+def settle(server: Server, path: str) -> float:
+    """Wait until `path` answers again: requests wrk gave up on may still be queued in the
+    server (threads, pools), and the next point must not inherit them. The seconds waited."""
+    started = time.monotonic()
+    deadline = started + SETTLE_TIMEOUT_S
+    while True:
+        try:
+            if server.get(path, timeout=SETTLE_TIMEOUT_S).status == 200:
+                return time.monotonic() - started
+        except AssertionError:  # the harness's ProjectRunError: no answer in time
+            pass
+        if time.monotonic() > deadline:
+            server.fail(f"did not answer GET {path} within {SETTLE_TIMEOUT_S:g} s after a load")
 
 
 def check(server: Server, path: str, status: int) -> Any:

@@ -1,0 +1,224 @@
+"""What each part of a generated FastAPI service costs on its hot path, one part off at a time.
+
+    .venv/bin/python -m bench.ablate                        # fastapi-async, 5 s per point
+    .venv/bin/python -m bench.ablate --service fastapi-sync
+
+Renders, installs, migrates and seeds the service as bench.services does, then boots it once
+per variant through a wrapper module (`bench_ablate.py`, written into the project) that
+switches parts off by monkeypatching before the app is built, and measures /healthz and the
+20-row list read at 64 connections with wrk. The baseline (nothing off) runs first and last:
+the spread between those two runs is the noise floor of the machine at the time.
+
+Parts (ABLATE, comma-separated):
+- `preping`: the pool's pre-ping (`pool_pre_ping=False`);
+- `autocommit`: no BEGIN/COMMIT round trips (`isolation_level="AUTOCOMMIT"`);
+- `orm`: the list read as Core rows instead of ORM entities (same columns, same SQL);
+- `response_model`: FastAPI's second validation of the returned ItemRead list;
+- `requestlog`: the per-request log line (structlog through stdlib logging, JSON);
+- any middleware class name (`RequestLimitsMiddleware`, `PrometheusMiddleware`, …): not added.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import services, wrk
+from bench.services import LIST_PATH, RESULTS, Bench, log
+from scalekit_gen.render import render_project
+from tests.harness.project import ProjectEnv, Server
+from tests.harness.services import free_port
+from tests.integration.generated import INSTALL_TIMEOUT, blueprint
+
+PACKAGE = "shop"  # blueprint() names the project Shop
+MIDDLEWARES = (
+    "RequestLimitsMiddleware",
+    "PrometheusMiddleware",
+    "RequestIdMiddleware",
+    "SecurityHeadersMiddleware",
+    "TrustedHostMiddleware",
+    "ProxyHeadersMiddleware",
+)
+VARIANTS: tuple[tuple[str, ...], ...] = (
+    (),
+    ("preping",),
+    ("autocommit",),
+    ("orm",),
+    ("response_model",),
+    ("requestlog",),
+    *((m,) for m in MIDDLEWARES),
+    MIDDLEWARES,
+    ("preping", "autocommit", "orm", "response_model", *MIDDLEWARES),
+    (),
+)
+
+WRAPPER = '''"""The generated app with parts off (bench/ablate.py; ABLATE, comma-separated)."""
+import os
+
+import fastapi
+from fastapi.routing import APIRoute
+from sqlalchemy import select
+from starlette.routing import request_response
+
+import {pkg}.core.db as db
+import {pkg}.core.logging as request_logging
+from {pkg}.catalog import repository
+from {pkg}.catalog.models import Item
+from {pkg}.main import create_app as _create_app
+
+ABLATE = set(filter(None, os.environ.get("ABLATE", "").split(",")))
+ASYNC = hasattr(db, "create_async_engine")
+_engine = db.create_async_engine if ASYNC else db.create_engine
+
+
+def _engine_without(*args, **kwargs):
+    if "preping" in ABLATE:
+        kwargs["pool_pre_ping"] = False
+    if "autocommit" in ABLATE:
+        kwargs["isolation_level"] = "AUTOCOMMIT"
+    return _engine(*args, **kwargs)
+
+
+if ASYNC:
+    db.create_async_engine = _engine_without
+else:
+    db.create_engine = _engine_without
+
+_add_middleware = fastapi.FastAPI.add_middleware
+
+
+def _add_middleware_unless_ablated(self, cls, *args, **kwargs):
+    if cls.__name__ not in ABLATE:
+        _add_middleware(self, cls, *args, **kwargs)
+
+
+fastapi.FastAPI.add_middleware = _add_middleware_unless_ablated
+
+
+class _Quiet:
+    def info(self, *args, **kwargs):
+        pass
+
+
+if "requestlog" in ABLATE:
+    request_logging.log = _Quiet()
+
+
+def _rows_query(name, limit, offset):
+    query = (
+        select(*Item.__table__.c)
+        .where(Item.deleted_at.is_(None))
+        .order_by(Item.created_at.desc(), Item.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return query if name is None else query.where(Item.name == name)
+
+
+if "orm" in ABLATE and ASYNC:
+    async def _list_rows(session, *, name, limit, offset):
+        return (await session.execute(_rows_query(name, limit, offset))).all()
+
+    repository.list_items = _list_rows
+elif "orm" in ABLATE:
+    def _list_rows(session, *, name, limit, offset):
+        return session.execute(_rows_query(name, limit, offset)).all()
+
+    repository.list_items = _list_rows
+
+
+def create_app():
+    app = _create_app()
+    if "response_model" in ABLATE:
+        for route in app.router.routes:
+            if isinstance(route, APIRoute) and route.response_field is not None:
+                route.response_field = None
+                route.secure_cloned_response_field = None
+                route.app = request_response(route.get_route_handler())
+    return app
+'''
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--service", choices=["fastapi-async", "fastapi-sync"], default="fastapi-async"
+    )
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    bench_args = services.parse_args(["--seconds", str(args.seconds), "--sweep", "64"])
+    svc = next(s for s in services.SERVICES if s.name == args.service)
+    bench = Bench(bench_args, wrk.ensure(RESULTS / "wrk-install.log"))
+    started = datetime.now(UTC)
+    out = RESULTS / f"ablate-{svc.name}-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    rows: list[dict[str, object]] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="scalekit-ablate-") as tmp,
+        services.infrastructure(bench_args) as (postgres, pgbouncer, redis),
+        ProjectEnv(
+            postgres,
+            pgbouncer,
+            redis,
+            web_concurrency=svc.processes,
+            extra={"RATE_LIMIT_WRITES": services.UNREACHED_RATE_LIMIT},
+        ) as penv,
+    ):
+        root = render_project(blueprint(svc.preset), Path(tmp) / "shop", git=False).destination
+        log(f"{svc.name}: rendered into {root}; make install, make migrate")
+        penv.make(root, "install", timeout=INSTALL_TIMEOUT)
+        penv.make(root, "migrate", timeout=300)
+        (root / "bench_ablate.py").write_text(WRAPPER.format(pkg=PACKAGE))
+        for variant in VARIANTS:
+            port = free_port()
+            argv = [
+                "sh", "-c",
+                f"export PROMETHEUS_MULTIPROC_DIR=$(mktemp -d); exec .venv/bin/uvicorn "
+                f"bench_ablate:create_app --factory --host 127.0.0.1 --port {port} "
+                f"--workers {svc.processes} --timeout-keep-alive 5 --no-access-log "
+                "--no-proxy-headers",
+            ]  # fmt: skip
+            env = {**penv.env, "ABLATE": ",".join(variant)}
+            with Server(root, env, argv, port=port, start_timeout=120) as server:
+                if not rows:
+                    services.seed(server)
+                else:
+                    services.check(server, LIST_PATH, 200)
+                bench.warm(server.base_url + LIST_PATH)
+                label = "-" + ",-".join(variant) if variant else "(nothing off)"
+                before = len(bench.points)
+                bench.measure(label, "generated", "healthz", server.base_url + "/healthz", 64)
+                bench.measure(label, "generated", "list", server.base_url + LIST_PATH, 64)
+                health, listed = (p["result"] for p in bench.points[before:])
+                rows.append({"off": list(variant), "healthz": health, "list": listed})
+            out.write_text(json.dumps({"service": svc.name, "rows": rows}, indent=1) + "\n")
+    print(table(rows))
+    log(f"results: {out}")
+
+
+def table(rows: list[dict[str, object]]) -> str:
+    """Each variant's req/s against the mean of the baseline runs (first and last)."""
+    base = [r for r in rows if not r["off"]]
+    base_health = sum(r["healthz"]["rps"] for r in base) / len(base)  # type: ignore[index]
+    base_list = sum(r["list"]["rps"] for r in base) / len(base)  # type: ignore[index]
+    lines = [
+        "| off | /healthz req/s | ÷ baseline | list req/s | ÷ baseline | list p99 ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        health, listed = r["healthz"], r["list"]
+        off = ", ".join(r["off"]) or "nothing (baseline)"  # type: ignore[arg-type]
+        lines.append(
+            f"| {off} | {health['rps']:,.0f} | ×{health['rps'] / base_health:.2f} "  # type: ignore[index]
+            f"| {listed['rps']:,.0f} | ×{listed['rps'] / base_list:.2f} | {listed['p99_ms']:.0f} |"  # type: ignore[index]
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
