@@ -15,7 +15,12 @@ Parts (ABLATE, comma-separated):
 - `orm`: the list read as Core rows instead of ORM entities (same columns, same SQL);
 - `response_model`: FastAPI's second validation of the returned ItemRead list;
 - `requestlog`: the per-request log line (structlog through stdlib logging, JSON);
-- any middleware class name (`RequestLimitsMiddleware`, `PrometheusMiddleware`, …): not added.
+- any middleware class name (`RequestLimitsMiddleware`, `PrometheusMiddleware`, …): not added;
+- `gc_freeze` (an addition, not a part off): `gc.freeze()` once the app is built;
+- `NAME=value`: a setting of the service's environment instead (`DB_POOL_SIZE=16`).
+
+`--only` runs the baseline and the given variants (`--only preping --only DB_POOL_SIZE=16`),
+each a comma-separated list of parts.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bench import services, wrk
 from bench.services import LIST_PATH, RESULTS, Bench, log
@@ -57,6 +63,7 @@ VARIANTS: tuple[tuple[str, ...], ...] = (
 )
 
 WRAPPER = '''"""The generated app with parts off (bench/ablate.py; ABLATE, comma-separated)."""
+import gc
 import os
 
 import fastapi
@@ -133,6 +140,9 @@ elif "orm" in ABLATE:
 
 def create_app():
     app = _create_app()
+    if "gc_freeze" in ABLATE:  # not a part switched off: a candidate fix, measured alike
+        gc.collect()
+        gc.freeze()
     if "response_model" in ABLATE:
         for route in app.router.routes:
             if isinstance(route, APIRoute) and route.response_field is not None:
@@ -151,13 +161,14 @@ def main() -> None:
         "--service", choices=["fastapi-async", "fastapi-sync"], default="fastapi-async"
     )
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--only", action="append", default=[], help="variants to run")
     args = parser.parse_args()
     bench_args = services.parse_args(["--seconds", str(args.seconds), "--sweep", "64"])
     svc = next(s for s in services.SERVICES if s.name == args.service)
     bench = Bench(bench_args, wrk.ensure(RESULTS / "wrk-install.log"))
     started = datetime.now(UTC)
     out = RESULTS / f"ablate-{svc.name}-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     with (
         tempfile.TemporaryDirectory(prefix="scalekit-ablate-") as tmp,
         services.infrastructure(bench_args) as (postgres, pgbouncer, redis),
@@ -174,7 +185,10 @@ def main() -> None:
         penv.make(root, "install", timeout=INSTALL_TIMEOUT)
         penv.make(root, "migrate", timeout=300)
         (root / "bench_ablate.py").write_text(WRAPPER.format(pkg=PACKAGE))
-        for variant in VARIANTS:
+        variants = VARIANTS
+        if args.only:
+            variants = ((), *(tuple(v.split(",")) for v in args.only), ())
+        for variant in variants:
             port = free_port()
             argv = [
                 "sh", "-c",
@@ -183,7 +197,10 @@ def main() -> None:
                 f"--workers {svc.processes} --timeout-keep-alive 5 --no-access-log "
                 "--no-proxy-headers",
             ]  # fmt: skip
-            env = {**penv.env, "ABLATE": ",".join(variant)}
+            # NAME=value parts are settings of the service, the others parts to switch off.
+            settings = dict(part.split("=", 1) for part in variant if "=" in part)
+            off = [part for part in variant if "=" not in part]
+            env = {**penv.env, **settings, "ABLATE": ",".join(off)}
             with Server(root, env, argv, port=port, start_timeout=120) as server:
                 if not rows:
                     services.seed(server)
@@ -192,8 +209,8 @@ def main() -> None:
                 bench.warm(server.base_url + LIST_PATH)
                 label = "-" + ",-".join(variant) if variant else "(nothing off)"
                 before = len(bench.points)
-                bench.measure(label, "generated", "healthz", server.base_url + "/healthz", 64)
-                bench.measure(label, "generated", "list", server.base_url + LIST_PATH, 64)
+                bench.measure(server, label, "generated", "healthz", "/healthz", 64)
+                bench.measure(server, label, "generated", "list", LIST_PATH, 64)
                 health, listed = (p["result"] for p in bench.points[before:])
                 rows.append({"off": list(variant), "healthz": health, "list": listed})
             out.write_text(json.dumps({"service": svc.name, "rows": rows}, indent=1) + "\n")
@@ -201,22 +218,31 @@ def main() -> None:
     log(f"results: {out}")
 
 
-def table(rows: list[dict[str, object]]) -> str:
-    """Each variant's req/s against the mean of the baseline runs (first and last)."""
+def table(rows: list[dict[str, Any]]) -> str:
+    """Each variant against the mean of the baseline runs (first and last): req/s, and the
+    server's CPU ms per request, which a shared machine disturbs far less."""
     base = [r for r in rows if not r["off"]]
-    base_health = sum(r["healthz"]["rps"] for r in base) / len(base)  # type: ignore[index]
-    base_list = sum(r["list"]["rps"] for r in base) / len(base)  # type: ignore[index]
+
+    def mean(endpoint: str, key: str) -> float:
+        return sum(float(r[endpoint][key]) for r in base) / len(base)
+
     lines = [
-        "| off | /healthz req/s | ÷ baseline | list req/s | ÷ baseline | list p99 ms |",
-        "|---|---|---|---|---|---|",
+        "| off | /healthz req/s | CPU ms/req | ÷ baseline | list req/s | CPU ms/req "
+        "| ÷ baseline | list p99 ms |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        health, listed = r["healthz"], r["list"]
-        off = ", ".join(r["off"]) or "nothing (baseline)"  # type: ignore[arg-type]
-        lines.append(
-            f"| {off} | {health['rps']:,.0f} | ×{health['rps'] / base_health:.2f} "  # type: ignore[index]
-            f"| {listed['rps']:,.0f} | ×{listed['rps'] / base_list:.2f} | {listed['p99_ms']:.0f} |"  # type: ignore[index]
-        )
+        cells = [", ".join(r["off"]) or "nothing (baseline)"]
+        for endpoint in ("healthz", "list"):
+            got = r[endpoint]
+            cpu = float(got["cpu_ms_per_request"] or 0)
+            cells += [
+                f"{got['rps']:,.0f}",
+                f"{cpu:.2f}",
+                f"×{cpu / mean(endpoint, 'cpu_ms_per_request'):.2f}",
+            ]
+        cells.append(f"{r['list']['p99_ms']:.0f}")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -36,6 +36,15 @@ def rps(
     return None if found is None else float(found["result"]["rps"])
 
 
+def cpu(
+    points: Iterable[Point], service: str, target: str, endpoint: str, conns: int
+) -> float | None:
+    """The server's CPU ms per request at one point, None when not measured."""
+    found = find(points, service, target, endpoint, conns)
+    value = None if found is None else found["result"].get("cpu_ms_per_request")
+    return None if value is None else float(value)
+
+
 def find(
     points: Iterable[Point], service: str, target: str, endpoint: str, conns: int
 ) -> Point | None:
@@ -74,8 +83,9 @@ def ratio_table(points: Sequence[Point], conns: int = 64) -> str:
     the issue sets targets for."""
     lines = [
         "| service | /healthz ÷ bare | list read ÷ limit | cached item ÷ list read "
-        "| /healthz req/s | item req/s | list req/s | write req/s | errors |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| /healthz req/s | item req/s | list req/s | write req/s | errors "
+        "| /healthz CPU ÷ bare | list CPU ÷ limit | list CPU ms/req |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for service in services(points):
         health = rps(points, service, "generated", "healthz", conns)
@@ -87,6 +97,12 @@ def ratio_table(points: Sequence[Point], conns: int = 64) -> str:
             for p in points
             if p["service"] == service and p["target"] == "generated" and p["connections"] == conns
         )
+        list_cpu = cpu(points, service, "generated", "list", conns)
+        list_cpu_ratio = ratio(list_cpu, cpu(points, service, "limit", "list", conns))
+        health_cpu = ratio(
+            cpu(points, service, "generated", "healthz", conns),
+            cpu(points, service, "bare", "healthz", conns),
+        )
         vs_bare = ratio(health, rps(points, service, "bare", "healthz", conns))
         vs_limit = ratio(listed, rps(points, service, "limit", "list", conns))
         lines.append(
@@ -94,7 +110,9 @@ def ratio_table(points: Sequence[Point], conns: int = 64) -> str:
             f"| {fmt_ratio(vs_bare, HEALTHZ_TARGET)} | {fmt_ratio(vs_limit, LIST_TARGET)} "
             f"| {fmt_ratio(ratio(item, listed), 1.0)} "
             f"| {fmt_rps(health)} | {fmt_rps(item)} | {fmt_rps(listed)} | {fmt_rps(write)} "
-            f"| {errors} |"
+            f"| {errors} "
+            f"| {fmt_ratio(health_cpu)} | {fmt_ratio(list_cpu_ratio)} "
+            f"| {_num(list_cpu)} |"
         )
     return "\n".join(lines)
 
@@ -106,8 +124,8 @@ def sweep_table(points: Sequence[Point], sweep: Sequence[int]) -> str:
     lines = [
         "| service | connections | generated req/s | limit req/s | generated ÷ limit "
         "| generated p50 / p99 ms | limit p99 ms | generated errors | limit errors "
-        "| generated drain s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| generated drain s | generated / limit CPU ms/req |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for service in services(points):
         for conns in sweep:
@@ -121,7 +139,9 @@ def sweep_table(points: Sequence[Point], sweep: Sequence[int]) -> str:
                 f"| {service} | {conns} | {fmt_rps(g and g['rps'])} | {fmt_rps(m and m['rps'])} "
                 f"| {fmt_ratio(ratio(g and g['rps'], m and m['rps']))} "
                 f"| {_ms(g, 'p50_ms')} / {_ms(g, 'p99_ms')} | {_ms(m, 'p99_ms')} "
-                f"| {_errors(g)} | {_errors(m)} | {_drain(gen)} |"
+                f"| {_errors(g)} | {_errors(m)} | {_drain(gen)} "
+                f"| {_num(g and g.get('cpu_ms_per_request'))} / "
+                f"{_num(m and m.get('cpu_ms_per_request'))} |"
             )
     return "\n".join(lines)
 
@@ -134,6 +154,10 @@ def memory_table(memory: Mapping[str, Mapping[str, Sequence[float]]]) -> str:
             each = ", ".join(f"{m:.0f}" for m in sorted(mib))
             lines.append(f"| {service} | {target} | {len(mib)} | {each} |")
     return "\n".join(lines)
+
+
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
 
 
 def _ms(result: Mapping[str, Any] | None, key: str) -> str:

@@ -109,6 +109,25 @@ def rss_mib(pids: Sequence[int]) -> list[float]:
     return sizes
 
 
+def stat_cpu_seconds(stat: str, ticks_per_second: float) -> float:
+    """utime + stime of one /proc/<pid>/stat line, in seconds. The command name (field 2)
+    may hold spaces and parentheses: the fields are counted after its last ')'."""
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / ticks_per_second
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """CPU time the live `pids` have used so far (a pid gone since counts 0)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            total += stat_cpu_seconds(Path(f"/proc/{pid}/stat").read_text(), ticks)
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def server_pids(server: Server) -> list[int]:
     """The server's Python processes (make and sh left out): the master and its workers."""
     pids = []
@@ -138,29 +157,43 @@ class Bench:
         self.memory: dict[str, dict[str, list[float]]] = {}
 
     def measure(
-        self, service: str, target: str, endpoint: str, url: str, conns: int, **kw: str
+        self,
+        server: Server,
+        service: str,
+        target: str,
+        endpoint: str,
+        path: str,
+        conns: int,
+        **kw: str,
     ) -> None:
+        """One wrk point, and the CPU time the server's processes spent on it: CPU ms per
+        request holds up on a shared machine far better than req/s does."""
+        pids = server_pids(server)
+        cpu_before = cpu_seconds(pids)
         result = wrk.run(
             self.wrk,
-            url,
+            server.base_url + path,
             connections=conns,
             seconds=self.args.seconds,
             cores=self.cores,
             timeout_s=self.args.wrk_timeout,
             **kw,
         )
+        cpu = cpu_seconds(pids) - cpu_before
+        cpu_ms = cpu * 1000 / result.requests if result.requests else None
         self.points.append(
             {
                 "service": service,
                 "target": target,
                 "endpoint": endpoint,
                 "connections": conns,
-                "result": result.to_json(),
+                "result": {**result.to_json(), "cpu_ms_per_request": cpu_ms},
             }
         )
         log(
             f"{service} {target} {endpoint} c{conns}: {result.rps:,.0f} req/s, "
-            f"p50 {result.p50_ms:.1f} p99 {result.p99_ms:.1f} ms, {result.errors} errors"
+            f"p50 {result.p50_ms:.1f} p99 {result.p99_ms:.1f} ms, {result.errors} errors, "
+            f"CPU {cpu_ms or 0:.2f} ms/request"
         )
 
     def warm(self, url: str) -> None:
@@ -182,14 +215,14 @@ class Bench:
             item_id = seed(server)
             base = server.base_url
             self.warm(base + LIST_PATH)
-            self.measure(svc.name, "generated", "healthz", base + "/healthz", 64)
-            self.measure(svc.name, "generated", "item", f"{base}{ITEMS}/{item_id}", 64)
+            self.measure(server, svc.name, "generated", "healthz", "/healthz", 64)
+            self.measure(server, svc.name, "generated", "item", f"{ITEMS}/{item_id}", 64)
             # Before the list reads, so that the limit (measured later) reads the same table.
             self.measure(
-                svc.name, "generated", "write", base + ITEMS, 64, method="POST", body=WRITE_BODY
+                server, svc.name, "generated", "write", ITEMS, 64, method="POST", body=WRITE_BODY
             )
             for conns in self.args.sweep:
-                self.measure(svc.name, "generated", "list", base + LIST_PATH, conns)
+                self.measure(server, svc.name, "generated", "list", LIST_PATH, conns)
                 self.points[-1]["settle_s"] = settle(server, LIST_PATH)
             memory["generated"] = rss_mib(server_pids(server))
 
@@ -204,13 +237,13 @@ class Bench:
                 base = server.base_url
                 if target == "bare":
                     self.warm(base + "/healthz")
-                    self.measure(svc.name, "bare", "healthz", base + "/healthz", 64)
+                    self.measure(server, svc.name, "bare", "healthz", "/healthz", 64)
                 else:
                     check(server, "/items", 200)
                     self.warm(base + "/items")
-                    self.measure(svc.name, "limit", "healthz", base + "/healthz", 64)
+                    self.measure(server, svc.name, "limit", "healthz", "/healthz", 64)
                     for conns in self.args.sweep:
-                        self.measure(svc.name, "limit", "list", base + "/items", conns)
+                        self.measure(server, svc.name, "limit", "list", "/items", conns)
                         self.points[-1]["settle_s"] = settle(server, "/items")
                 memory[target] = rss_mib(server_pids(server))
 

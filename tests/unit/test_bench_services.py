@@ -57,7 +57,16 @@ def test_wrk_never_gets_more_threads_than_connections(
 
 
 def point(service: str, target: str, endpoint: str, conns: int, rps: float, **kw: Any) -> Any:
-    result = {"rps": rps, "p50_ms": 1.0, "p99_ms": 9.0, "non_2xx": 0, "timeouts": 0, "errors": 0}
+    result = {
+        "rps": rps,
+        "p50_ms": 1.0,
+        "p99_ms": 9.0,
+        "non_2xx": 0,
+        "timeouts": 0,
+        "errors": 0,
+        # CPU per request: the inverse of req/s here, as if the server were CPU-bound.
+        "cpu_ms_per_request": 1000 / rps,
+    }
     return {
         "service": service,
         "target": target,
@@ -84,7 +93,9 @@ def test_ratio_table_divides_within_the_run_and_marks_missed_targets() -> None:
     cells = [c.strip() for c in row.strip("|").split("|")]
     # /healthz 900/1000 meets 0.80; list 300/1200 misses 0.50; cached item is 2x the list.
     assert cells[:4] == ["fastapi-async", "×0.90", "**×0.25**", "×2.00"]
-    assert cells[-1] == "2"
+    assert cells[8] == "2"
+    # CPU per request: generated /healthz costs 1000/900 ms against the bare 1 ms.
+    assert cells[9:] == ["×1.11", "×4.00", "3.33"]
 
 
 def test_sweep_table_has_a_row_per_measured_connection_count() -> None:
@@ -93,6 +104,13 @@ def test_sweep_table_has_a_row_per_measured_connection_count() -> None:
     assert [r.split("|")[2].strip() for r in rows] == ["1", "64"]  # 16 was not measured
     assert "×0.80" in rows[0] and "×0.25" in rows[1]
     assert "2 (2 non-2xx, 0 timeouts)" in rows[1]
+    assert "3.33 / 0.83" in rows[1]
+
+
+def test_cpu_time_is_read_after_the_command_name() -> None:
+    # The command name holds a space and a ")": fields are counted after its last ")".
+    stat = "42 (uv (worker) x) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 9 1 1"
+    assert services.stat_cpu_seconds(stat, 100.0) == pytest.approx(3.0)
 
 
 def test_ratio_of_something_missing_is_unknown() -> None:
