@@ -17,6 +17,8 @@ Parts (ABLATE, comma-separated):
 - `requestlog`: the per-request log line (structlog through stdlib logging, JSON);
 - any middleware class name (`RequestLimitsMiddleware`, `PrometheusMiddleware`, …): not added;
 - `gc`: the cyclic garbage collector (`gc.disable()`: what its collections cost, not a fix);
+- `telemetry`: FastAPI's native OpenTelemetry hook, which looks up the global providers on
+  every request (`FastAPI(telemetry=...)`);
 - `gc_freeze` (an addition, not a part off): `gc.freeze()` once the app is built;
 - `NAME=value`: a setting of the service's environment instead (`DB_POOL_SIZE=16`).
 
@@ -146,6 +148,8 @@ def create_app():
         gc.freeze()
     if "gc" in ABLATE:  # the cyclic collector off: what all its collections cost
         gc.disable()
+    if "telemetry" in ABLATE:  # FastAPI's native OpenTelemetry hook (a check per request)
+        app._telemetry.update(tracing=False, metrics=False, logs=False)
     if "response_model" in ABLATE:
         for route in app.router.routes:
             if isinstance(route, APIRoute) and route.response_field is not None:
