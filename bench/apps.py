@@ -4,12 +4,17 @@ with its own virtualenv (the same framework, server, driver and versions), same 
 - **bare**: the framework with one route, GET /healthz answering {"status": "ok"} like the
   generated one, and nothing else: no middleware, logging or metrics of ours. What the
   framework itself costs.
+- **core** (FastAPI only): the bare framework plus SQLAlchemy Core, the generated list read as
+  one route on an engine with the generated pool (4 + 2; no pre-ping; SQLAlchemy's own
+  implicit transaction, rolled back when the connection goes back), rows returned as dicts:
+  what FastAPI and SQLAlchemy's engine cost before anything of ours (the session, ORM
+  entities, schemas, middleware).
 - **limit**: no framework, a hand-written endpoint (raw ASGI, or raw WSGI for Django sync)
   doing the generated list read, the 20 newest live rows of `catalog_items` with every column
   ItemRead shows, with the same driver through the same PgBouncer, connections kept (a pool,
   or one per thread), serialised to JSON. What the server and driver leave for a framework.
 
-`SERVERS` builds each server's command line the way the generated `make run` does.
+`server_argv` builds each server's command line the way the generated `make run` does.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Sequence
 
 BARE_MODULE = "bench_bare"
 LIMIT_MODULE = "bench_limit"
+CORE_MODULE = "bench_core"
 
 #: The generated list read (repository.list_items / selectors.item_list), written out.
 LIST_SQL = (
@@ -224,6 +230,64 @@ BARE_DJANGO_ASYNC = _BARE_DJANGO.format(
 )
 
 
+_CORE_FASTAPI = '''\
+"""FastAPI + SQLAlchemy Core: the list read as one route, the generated pool size."""
+import os
+
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+SQL = text({sql!r})
+URL = make_url(os.environ["DATABASE_URL"]).set(drivername="postgresql+{driver}")
+{engine}
+
+app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+
+@app.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {{"status": "ok"}}
+
+
+@app.get("/items")
+{route}
+'''
+
+CORE_FASTAPI_ASYNC = _CORE_FASTAPI.format(
+    sql=LIST_SQL,
+    driver="asyncpg",
+    engine=(
+        "from sqlalchemy.ext.asyncio import create_async_engine\n\n"
+        "engine = create_async_engine(\n"
+        '    URL, pool_size=4, max_overflow=2, connect_args={"statement_cache_size": 0}\n'
+        ")"
+    ),
+    route=(
+        "async def items() -> list[dict[str, object]]:\n"
+        "    async with engine.connect() as conn:\n"
+        "        rows = (await conn.execute(SQL)).mappings().all()\n"
+        "    return [dict(row) for row in rows]"
+    ),
+)
+CORE_FASTAPI_SYNC = _CORE_FASTAPI.format(
+    sql=LIST_SQL,
+    driver="psycopg",
+    engine=(
+        "from sqlalchemy import create_engine\n\n"
+        "engine = create_engine(\n"
+        '    URL, pool_size=4, max_overflow=2, connect_args={"prepare_threshold": None}\n'
+        ")"
+    ),
+    route=(
+        "def items() -> list[dict[str, object]]:\n"
+        "    with engine.connect() as conn:\n"
+        "        rows = conn.execute(SQL).mappings().all()\n"
+        "    return [dict(row) for row in rows]"
+    ),
+)
+
+
 def uvicorn_argv(app: str, port: int, processes: int) -> list[str]:
     """As the generated FastAPI `make run` (its flags that touch the hot path)."""
     return [
@@ -244,10 +308,12 @@ def gunicorn_argv(app: str, port: int, processes: int, worker: str, threads: int
 
 
 def sources(framework: str, concurrency: str) -> dict[str, str]:
-    """{module name: source} of the bare app and the limit for one kind of service."""
+    """{module name: source} of the baselines for one kind of service: the bare app, the
+    limit and, for FastAPI, the framework with SQLAlchemy Core."""
     if framework == "fastapi":
         limit = LIMIT_ASYNCPG if concurrency == "async" else LIMIT_PSYCOPG_THREADS_ASGI
-        return {BARE_MODULE: BARE_FASTAPI, LIMIT_MODULE: limit}
+        core = CORE_FASTAPI_ASYNC if concurrency == "async" else CORE_FASTAPI_SYNC
+        return {BARE_MODULE: BARE_FASTAPI, CORE_MODULE: core, LIMIT_MODULE: limit}
     if concurrency == "async":
         return {BARE_MODULE: BARE_DJANGO_ASYNC, LIMIT_MODULE: LIMIT_PSYCOPG_ASYNC}
     return {BARE_MODULE: BARE_DJANGO_SYNC, LIMIT_MODULE: LIMIT_PSYCOPG_WSGI}

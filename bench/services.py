@@ -16,6 +16,8 @@ PgBouncer in transaction mode, seeds 30 items through the API; then drives wrk o
   over the connection sweep (1, 16, 64, 256, 1024);
 - bare (bench/apps.py): the same framework with one /healthz route, same server and process
   count: GET /healthz at 64 connections;
+- core (bench/apps.py, FastAPI only): the framework plus SQLAlchemy Core doing the same read
+  with the generated pool size: the list read over the sweep;
 - limit (bench/apps.py): a hand-written endpoint doing the same 20-row read with the same
   driver through the same PgBouncer, same server and process count: the list read over the
   sweep.
@@ -227,7 +229,14 @@ class Bench:
             memory["generated"] = rss_mib(server_pids(server))
 
         threads = gunicorn_threads(root)
-        for target, module in (("bare", apps.BARE_MODULE), ("limit", apps.LIMIT_MODULE)):
+        baselines = apps.sources(svc.framework, svc.concurrency)
+        for target, module in (
+            ("bare", apps.BARE_MODULE),
+            ("core", apps.CORE_MODULE),
+            ("limit", apps.LIMIT_MODULE),
+        ):
+            if module not in baselines:
+                continue
             port = free_port()
             argv = apps.server_argv(
                 svc.framework, svc.concurrency, module, port, svc.processes, threads
@@ -241,9 +250,10 @@ class Bench:
                 else:
                     check(server, "/items", 200)
                     self.warm(base + "/items")
-                    self.measure(server, svc.name, "limit", "healthz", "/healthz", 64)
+                    if target == "limit":
+                        self.measure(server, svc.name, target, "healthz", "/healthz", 64)
                     for conns in self.args.sweep:
-                        self.measure(server, svc.name, "limit", "list", "/items", conns)
+                        self.measure(server, svc.name, target, "list", "/items", conns)
                         self.points[-1]["settle_s"] = settle(server, "/items")
                 memory[target] = rss_mib(server_pids(server))
 

@@ -83,6 +83,7 @@ POINTS = [
     point("fastapi-async", "generated", "list", 1, 100.0),
     point("fastapi-async", "bare", "healthz", 64, 1000.0),
     point("fastapi-async", "limit", "list", 64, 1200.0),
+    point("fastapi-async", "core", "list", 64, 600.0),
     point("fastapi-async", "limit", "list", 1, 125.0),
 ]
 
@@ -91,11 +92,12 @@ def test_ratio_table_divides_within_the_run_and_marks_missed_targets() -> None:
     table = report.ratio_table(POINTS, 64)
     row = table.splitlines()[2]
     cells = [c.strip() for c in row.strip("|").split("|")]
-    # /healthz 900/1000 meets 0.80; list 300/1200 misses 0.50; cached item is 2x the list.
-    assert cells[:4] == ["fastapi-async", "×0.90", "**×0.25**", "×2.00"]
-    assert cells[8] == "2"
+    # /healthz 900/1000 meets 0.80; list 300/1200 misses 0.50; the list is half of the
+    # framework with Core's, which is half of the limit's; cached item is 2x the list.
+    assert cells[:6] == ["fastapi-async", "×0.90", "**×0.25**", "×0.50", "×0.50", "×2.00"]
+    assert cells[10] == "2"
     # CPU per request: generated /healthz costs 1000/900 ms against the bare 1 ms.
-    assert cells[9:] == ["×1.11", "×4.00", "3.33"]
+    assert cells[11:] == ["×1.11", "×4.00", "3.33"]
 
 
 def test_sweep_table_has_a_row_per_measured_connection_count() -> None:
