@@ -13,6 +13,8 @@ Parts (ABLATE, comma-separated):
 - `preping`: the pool's pre-ping (`pool_pre_ping=False`);
 - `autocommit`: no BEGIN/COMMIT round trips (`isolation_level="AUTOCOMMIT"`);
 - `orm`: the list read as Core rows instead of ORM entities (same columns, same SQL);
+- `session`: the list read on a Core connection from the engine instead of through the
+  request's session (no ORM execution path, no unit of work; the same query and schemas);
 - `response_model`: FastAPI's second validation of the returned ItemRead list;
 - `requestlog`: the per-request log line (structlog through stdlib logging, JSON);
 - any middleware class name (`RequestLimitsMiddleware`, `PrometheusMiddleware`, …): not added;
@@ -76,7 +78,7 @@ from starlette.routing import request_response
 
 import {pkg}.core.db as db
 import {pkg}.core.logging as request_logging
-from {pkg}.catalog import repository
+from {pkg}.catalog import repository, service
 from {pkg}.catalog.models import Item
 from {pkg}.main import create_app as _create_app
 
@@ -139,6 +141,22 @@ elif "orm" in ABLATE:
         return session.execute(_rows_query(name, limit, offset)).all()
 
     repository.list_items = _list_rows
+
+
+if "session" in ABLATE and ASYNC:
+    async def _item_list_core(*, session, name=None, limit=50, offset=0):
+        async with session.bind.connect() as conn:
+            rows = (await conn.execute(_rows_query(name, limit, offset))).all()
+        return [service.ItemRead.model_validate(row) for row in rows]
+
+    service.item_list = _item_list_core
+elif "session" in ABLATE:
+    def _item_list_core(*, session, name=None, limit=50, offset=0):
+        with session.bind.connect() as conn:
+            rows = conn.execute(_rows_query(name, limit, offset)).all()
+        return [service.ItemRead.model_validate(row) for row in rows]
+
+    service.item_list = _item_list_core
 
 
 def create_app():
