@@ -1,0 +1,1 @@
+"""Benchmarks, run by hand from a checkout (docs/performance.md)."""
