@@ -103,6 +103,7 @@ def loaded(root: Path, passwords: dict[str, str]) -> Iterator[Postgres]:
     """A PostgreSQL that loads pg_stat_statements, its roles made by the project's roles.sql."""
     with Postgres(max_connections=20, settings=PRELOAD) as postgres:
         _run_roles_sql(root, postgres, passwords)
+        _run_roles_sql(root, postgres, passwords)  # a second run changes nothing, fails nothing
         yield postgres
 
 
