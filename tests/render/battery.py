@@ -678,7 +678,12 @@ UNCHOSEN_MARKERS: tuple[tuple[str, str, tuple[str | re.Pattern[str], ...]], ...]
     (
         "uses_prometheus",
         "observability has no prometheus",
-        ("PROMETHEUS_MULTIPROC_DIR", "prometheus_client", "prometheus-client"),
+        (
+            "PROMETHEUS_MULTIPROC_DIR",
+            "prometheus_client",
+            "prometheus-client",
+            "pgbouncer-exporter",
+        ),
     ),
     # CACHE_URL, memcached's; not REDIS_CACHE_URL, the Redis cache's.
     ("uses_memcached", "the cache has no memcached", ("pymemcache", "memcached://", MEMCACHED_URL)),
@@ -1283,6 +1288,46 @@ def pgbouncer_gives_the_application_no_console(project: Rendered) -> Iterator[st
             yield f"{where}: admin_users = {settings['admin_users']!r}; want none"
         if settings.get("stats_users") != f"{package}_stats":
             yield f"{where}: stats_users = {settings.get('stats_users')!r}, not {package}_stats"
+
+
+@check
+def slow_queries_and_pool_metrics_are_wired(project: Rendered) -> Iterator[str]:
+    """Compose's PostgreSQL loads pg_stat_statements, roles.sql creates it and gives the
+    monitoring role (never the application's) pg_read_all_stats, `make slow-queries` exists;
+    with PgBouncer and Prometheus, an exporter reads each PgBouncer's pools (Compose, and the
+    Kubernetes PgBouncer pod) as the stats user."""
+    package = project.blueprint.package_name
+    services = yaml.safe_load(project.text(COMPOSE_FILE))["services"]
+    if "shared_preload_libraries=pg_stat_statements" not in services["postgres"]["command"]:
+        yield f"{COMPOSE_FILE}: PostgreSQL does not load pg_stat_statements"
+    roles_sql = project.text(ROLES_SQL)
+    for needed in (
+        "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;",
+        f"GRANT pg_read_all_stats TO {package}_monitoring;",
+    ):
+        if needed not in roles_sql:
+            yield f"{ROLES_SQL} lacks {needed!r}"
+    if re.search(rf"GRANT pg_read_all_stats TO {package}\b(?!_)", roles_sql):
+        yield f"{ROLES_SQL} lets the application's role read every role's statements"
+    if not re.search(r"^slow-queries:", project.text("Makefile"), re.MULTILINE):
+        yield "Makefile has no slow-queries target"
+    wants_exporter = project.derived["uses_pgbouncer"] and project.derived["uses_prometheus"]
+    exporter = services.get("pgbouncer-exporter")
+    if wants_exporter != (exporter is not None):
+        yield f"{COMPOSE_FILE}: pgbouncer-exporter {'missing' if wants_exporter else 'unwanted'}"
+    if exporter is not None:
+        string = exporter["environment"]["PGBOUNCER_EXPORTER_CONNECTION_STRING"]
+        if not string.startswith(f"postgres://{package}_stats:"):
+            yield f"{COMPOSE_FILE}: pgbouncer-exporter does not log in as {package}_stats"
+    if wants_exporter and project.derived["uses_kubernetes"]:
+        containers = [
+            container["name"]
+            for document in _yaml_documents(project, PGBOUNCER_MANIFEST)
+            if document.get("kind") == "Deployment"
+            for container in document["spec"]["template"]["spec"]["containers"]
+        ]
+        if "pgbouncer-exporter" not in containers:
+            yield f"{PGBOUNCER_MANIFEST}: no pgbouncer-exporter beside PgBouncer"
 
 
 @check

@@ -307,6 +307,18 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
         ),
         "separate_roles",
     ),
+    "app-role-reads-every-statement": (
+        _edit(
+            "deploy/postgres/roles.sql",
+            "GRANT pg_read_all_stats TO acme_shop_monitoring;",
+            "GRANT pg_read_all_stats TO acme_shop;",
+        ),
+        "slow_queries_and_pool_metrics",
+    ),
+    "pool-metrics-unexported": (
+        _edit("docker-compose.yml", "  pgbouncer-exporter:\n", "  pgbouncer-exporter-off:\n"),
+        "slow_queries_and_pool_metrics",
+    ),
     "django-setting-in-fastapi": (
         _edit(
             "docker-compose.yml", '    PORT: "8000"\n', '    PORT: "8000"\n    HTTPS_ONLY: "1"\n'
