@@ -32,6 +32,7 @@ RESERVED_MODULE_NAMES = frozenset(
         # The project's own modules beside the domain ones (either framework).
         "routes",
         "tables",
+        "flags",
         "urls",
         "wsgi",
         "asgi",
