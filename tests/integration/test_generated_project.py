@@ -118,9 +118,11 @@ def _crud_round_trip(server: Server, module: str) -> None:
 
 
 def _metrics_count_every_worker(server: Server, module: str) -> None:
-    """/metrics under several workers (multiprocess mode): the two successful reads of the
-    round trip are counted whichever worker served them, under the route's template."""
-    metrics = server.get("/metrics")
+    """/metrics under several workers (multiprocess mode), on the metrics port: the two
+    successful reads of the round trip are counted whichever worker served them, under the
+    route's template. On the public port /metrics does not exist."""
+    assert server.get("/metrics").status == 404
+    metrics = server.metrics()
     assert metrics.status == 200, metrics.body
     labels = ('method="GET"', f'route="/api/v1/{module}/items/{{item_id}}"', 'status="200"')
     counts = [
@@ -165,7 +167,7 @@ def _worker_publishes_what_a_request_enqueued(server: Server, worker: Worker, mo
 
 
 def _queue_depth_is_exported(server: Server) -> None:
-    metrics = server.get("/metrics")
+    metrics = server.metrics()
     assert metrics.status == 200, metrics.body
     depths = [line for line in metrics.body.splitlines() if line.startswith("queue_depth{")]
     assert depths, f"no queue_depth samples on /metrics:\n{metrics.body[-2000:]}"
