@@ -273,12 +273,12 @@ def test_generated_project_runs_end_to_end(
 def _settings_only_in_dotenv(env: ProjectEnv, root: Path) -> None:
     """Move the project's settings from the environment into its `.env`, as a developer has
     them after `scalekit new`: every `make` target below must then read them from there.
-    PORT stays in the environment (each server here gets a free one), which also shows that
-    the environment wins over `.env`."""
+    PORT and METRICS_PORT stay in the environment (each server here gets free ones), which
+    also shows that the environment wins over `.env`."""
     dotenv = root / ".env"
     lines = dotenv.read_text(encoding="utf-8").splitlines()
     names = {line.split("=", 1)[0] for line in lines if "=" in line and not line.startswith("#")}
-    moved = {name: env.env.pop(name) for name in sorted(names & env.env.keys() - {"PORT"})}
+    moved = {name: env.env.pop(name) for name in sorted(names & env.env.keys() - {"PORT", "METRICS_PORT"})}
     assert "DATABASE_URL" in moved and "SECRET_KEY" in moved, sorted(names)
     kept = [line for line in lines if line.split("=", 1)[0] not in moved]
     settings = [f"{name}={value}" for name, value in moved.items()]
