@@ -278,7 +278,8 @@ def _settings_only_in_dotenv(env: ProjectEnv, root: Path) -> None:
     dotenv = root / ".env"
     lines = dotenv.read_text(encoding="utf-8").splitlines()
     names = {line.split("=", 1)[0] for line in lines if "=" in line and not line.startswith("#")}
-    moved = {name: env.env.pop(name) for name in sorted(names & env.env.keys() - {"PORT", "METRICS_PORT"})}
+    stays = {"PORT", "METRICS_PORT"}
+    moved = {name: env.env.pop(name) for name in sorted(names & env.env.keys() - stays)}
     assert "DATABASE_URL" in moved and "SECRET_KEY" in moved, sorted(names)
     kept = [line for line in lines if line.split("=", 1)[0] not in moved]
     settings = [f"{name}={value}" for name, value in moved.items()]
