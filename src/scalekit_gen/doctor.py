@@ -3,7 +3,8 @@
 Checks the toolchain (uv, a Python the project accepts, make, docker for `make services`),
 the project's own files (`.env`, `uv.lock`, `.venv`) and every service named in its settings
 — the environment first, then `.env`, as `make` and `uv run` read them — and gives the fix
-for each failure.
+for each failure. It also warns when a server already listens on the host port `make services`
+publishes PostgreSQL on (docker-compose.yml), where the container could not bind.
 
 A service check opens a TCP connection and asks the server to say what it is, in its own
 protocol's first message (PostgreSQL's SSL request, Redis PING, memcached `version`, the AMQP
@@ -15,6 +16,7 @@ drivers and credentials.
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import struct
@@ -23,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from scalekit_gen import toolchain
@@ -60,7 +63,14 @@ def run_checks(project: Path, environ: Mapping[str, str]) -> list[Check]:
             "`scalekit doctor` inside one, or pass its directory: scalekit doctor DIR"
         )
     settings = project_settings(project, environ)
-    return [*toolchain_checks(), *project_file_checks(project), *service_checks(settings)]
+    tools = toolchain_checks()
+    docker_ok = any(check.name == "docker" and check.status is Status.OK for check in tools)
+    return [
+        *tools,
+        *project_file_checks(project),
+        *service_checks(settings),
+        *(services_port_checks(project, settings) if docker_ok else []),
+    ]
 
 
 def project_settings(project: Path, environ: Mapping[str, str]) -> dict[str, str]:
@@ -220,6 +230,118 @@ def check_service(name: str, url: str, var: str) -> Check:
             f"point {var} at {protocol}'s port",
         )
     return Check(name, Status.OK, f"{where} answers")
+
+
+COMPOSE_FILE = "docker-compose.yml"
+# The Compose services `make services` starts that a server already on this machine most
+# often collides with: the PostgreSQL a package manager installed and left running.
+PUBLISHED_SERVICES: Mapping[str, Protocol] = {"postgres": Protocol.POSTGRES}
+# ${VAR}, ${VAR:-default}, ${VAR-default} in a Compose value.
+_INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
+
+
+def services_port_checks(
+    project: Path,
+    settings: Mapping[str, str],
+    running: Callable[[Path], set[str]] | None = None,
+) -> list[Check]:
+    """Warn when a server already listens on a host port `make services` will publish: Docker
+    cannot bind it and the service does not start. This project's own running container
+    (`docker compose ps`) is not a conflict. Compose values are interpolated from `settings`."""
+    running = running or compose_running_services
+    published = compose_published_ports(project / COMPOSE_FILE, settings)
+    if not any(service in published for service in PUBLISHED_SERVICES):
+        return []
+    ours = running(project)
+    checks = []
+    for service, protocol in PUBLISHED_SERVICES.items():
+        for host, port in published.get(service, []) if service not in ours else []:
+            address = "127.0.0.1" if host in ("", "0.0.0.0") else host
+            try:
+                conn = socket.create_connection((address, port), timeout=CONNECT_TIMEOUT_S)
+            except OSError:
+                continue  # free: the container can bind it
+            with conn:
+                try:
+                    what = protocol.value if PROBES[protocol](conn) else "another server"
+                except OSError:
+                    what = "another server"
+            checks.append(
+                Check(
+                    f"port {port} ({service})",
+                    Status.WARN,
+                    f"{what} already listens on {address}:{port}: `make services` will fail to"
+                    f" bind it ({COMPOSE_FILE} publishes {service} there)",
+                    f"stop that server (e.g. `sudo systemctl stop postgresql`), or publish"
+                    f" {service} on a free port: change {port} in {COMPOSE_FILE}'s"
+                    f" `{service}: ports:` (the first, host, port) and the same port in .env's"
+                    " URLs",
+                )
+            )
+    return checks
+
+
+def compose_published_ports(
+    compose_file: Path, settings: Mapping[str, str]
+) -> dict[str, list[tuple[str, int]]]:
+    """Each service's published (host IP, host port) pairs; {} when the file is missing or
+    unreadable (doctor's other checks still run). Short syntax ("127.0.0.1:5432:5432",
+    "5432:5432") and long syntax (published, host_ip); a container-only port is skipped."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        document = YAML(typ="safe").load(compose_file.read_text(encoding="utf-8"))
+    except (OSError, YAMLError):
+        return {}
+    services = document.get("services") if isinstance(document, dict) else None
+    if not isinstance(services, dict):
+        return {}
+    published: dict[str, list[tuple[str, int]]] = {}
+    for name, service in services.items():
+        ports = service.get("ports") if isinstance(service, dict) else None
+        for entry in ports if isinstance(ports, list) else []:
+            pair = _published(entry, settings)
+            if pair is not None:
+                published.setdefault(str(name), []).append(pair)
+    return published
+
+
+def _published(entry: Any, settings: Mapping[str, str]) -> tuple[str, int] | None:
+    def expand(value: Any) -> str:
+        return _INTERPOLATION.sub(
+            lambda m: settings.get(m.group(1)) or m.group(2) or "",
+            str(value),
+        )
+
+    if isinstance(entry, dict):
+        host, port = expand(entry.get("host_ip", "")), expand(entry.get("published", ""))
+    else:
+        parts = expand(entry).split("/")[0].rsplit(":", 2)
+        if len(parts) < 2:
+            return None  # "5432": a container port only, published on a random host port
+        host, port = (parts[0], parts[1]) if len(parts) == 3 else ("", parts[0])
+    if not port.isdigit():
+        return None  # a range or an unset variable: nothing to check
+    return host.strip("[]"), int(port)
+
+
+def compose_running_services(project: Path) -> set[str]:
+    """The project's Compose services that are running now; empty when Docker cannot say."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return set()
+    try:
+        result = subprocess.run(
+            [docker, "compose", "ps", "--status", "running", "--services"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=DOCKER_TIMEOUT_S,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    return set(result.stdout.split()) if result.returncode == 0 else set()
 
 
 def _probe_postgres(conn: socket.socket) -> bool:

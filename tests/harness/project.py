@@ -219,9 +219,10 @@ class ProjectEnv:
     DATABASE_URL (the application's role, PgBouncer), DATABASE_MIGRATIONS_URL (the
     migrations' role, PostgreSQL), REDIS_URL, BROKER_URL,
     CACHE_URL (memcached, when given), DATABASE_REPLICA_URLS (`replicas` copies of the
-    PgBouncer URL: the primary stands in), SECRET_KEY (random), LOG_LEVEL, WEB_CONCURRENCY and
-    PORT (free). SENTRY_DSN and OTEL_EXPORTER_OTLP_ENDPOINT stay unset (inert) unless `extra`
-    sets them; `extra` overrides anything, a None value removes the variable.
+    PgBouncer URL: the primary stands in), SECRET_KEY (random), LOG_LEVEL, WEB_CONCURRENCY,
+    PORT and METRICS_PORT (free; /metrics answers on the latter only). SENTRY_DSN and
+    OTEL_EXPORTER_OTLP_ENDPOINT stay unset (inert) unless `extra` sets them; `extra` overrides
+    anything, a None value removes the variable.
     """
 
     def __init__(
@@ -257,6 +258,7 @@ class ProjectEnv:
         self.role = self.database if dedicated_role else postgres.app_user
         self.owner = f"{self.database}_migrations" if dedicated_role else postgres.app_user
         self.port = 0
+        self.metrics_port = 0
         self.redis_dbs: tuple[int, int] | None = None
         self.env: dict[str, str] = {}
         self._created_role = False
@@ -313,6 +315,7 @@ class ProjectEnv:
                 if alone:
                     self.memcached.command("flush_all")
             self.port = free_port()
+            self.metrics_port = free_port()
             self.env = self._build_env(base)
         except BaseException:
             self.close()
@@ -390,6 +393,7 @@ class ProjectEnv:
             LOG_LEVEL=self.log_level,
             WEB_CONCURRENCY=str(self.web_concurrency),
             PORT=str(self.port),
+            METRICS_PORT=str(self.metrics_port),
         )
         if self.replicas:
             env["DATABASE_REPLICA_URLS"] = ",".join([database_url] * self.replicas)
@@ -825,8 +829,10 @@ class Server(ManagedProcess):
     """`make run` (or `argv`) serving HTTP on $PORT: started, then ready when GET
     `health_path` answers `health_status`; fails early, with the output tail, if it exits.
 
-    `port` overrides the env's PORT (two servers from one ProjectEnv). A port that already
-    accepts connections is refused at once: a stale server must not answer for this one.
+    `port` overrides the env's PORT (two servers from one ProjectEnv), and then METRICS_PORT
+    too (a free one) unless `metrics_port` says; `metrics(path)` asks the metrics port, where
+    the generated servers answer /metrics. A port that already accepts connections is refused
+    at once: a stale server must not answer for this one.
     """
 
     def __init__(
@@ -836,6 +842,7 @@ class Server(ManagedProcess):
         argv: Sequence[str] = ("make", "run"),
         *,
         port: int | None = None,
+        metrics_port: int | None = None,
         host: str = HOST,
         health_path: str = "/healthz",
         health_status: int = 200,
@@ -847,6 +854,9 @@ class Server(ManagedProcess):
         env = dict(env)
         if port is not None:
             env["PORT"] = str(port)
+            env["METRICS_PORT"] = str(metrics_port or free_port())
+        elif metrics_port is not None:
+            env["METRICS_PORT"] = str(metrics_port)
         if "PORT" not in env:
             raise ValueError("Server needs PORT in env (or port=)")
         super().__init__(
@@ -863,6 +873,7 @@ class Server(ManagedProcess):
         self.health_status = health_status
         self.request_timeout = request_timeout
         self.base_url = f"http://{host}:{self.port}"
+        self.metrics_port = int(env["METRICS_PORT"]) if env.get("METRICS_PORT") else None
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -898,6 +909,12 @@ class Server(ManagedProcess):
 
     def get(self, path: str, headers: Mapping[str, str] | None = None, **kw: Any) -> Response:
         return self.request("GET", path, headers=headers, **kw)
+
+    def metrics(self, path: str = "/metrics") -> Response:
+        """GET `path` on METRICS_PORT, the listener /metrics is served on."""
+        if self.metrics_port is None:
+            raise ValueError("Server has no METRICS_PORT in its env")
+        return self.get(f"http://{self.host}:{self.metrics_port}{path}")
 
     def post(
         self, path: str, json: Any = None, headers: Mapping[str, str] | None = None, **kw: Any

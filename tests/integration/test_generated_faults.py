@@ -192,7 +192,7 @@ def test_a_broker_that_hangs_or_refuses_costs_a_write_at_most_the_enqueue_budget
         broker.black_hole()
         writes += _writes(server, "black-hole", BROKER_FAULT_WRITES)
         started = time.monotonic()
-        metrics = server.get("/metrics")
+        metrics = server.metrics()
         metrics_took = time.monotonic() - started
         broker.refuse()
         writes += _writes(server, "refuse", BROKER_FAULT_WRITES)
@@ -262,7 +262,7 @@ _JOBS_SENT = re.compile(r"^jobs_enqueued_total\{(?P<labels>[^}]*)\} (?P<value>\S
 
 def _jobs_sent(server: Server) -> Counter[str]:
     """jobs_enqueued_total by result ("enqueued", "error"), all jobs, from /metrics."""
-    metrics = server.get("/metrics")
+    metrics = server.metrics()
     assert metrics.status == 200, metrics
     counts: Counter[str] = Counter()
     for match in _JOBS_SENT.finditer(str(metrics.body)):

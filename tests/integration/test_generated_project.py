@@ -118,9 +118,11 @@ def _crud_round_trip(server: Server, module: str) -> None:
 
 
 def _metrics_count_every_worker(server: Server, module: str) -> None:
-    """/metrics under several workers (multiprocess mode): the two successful reads of the
-    round trip are counted whichever worker served them, under the route's template."""
-    metrics = server.get("/metrics")
+    """/metrics under several workers (multiprocess mode), on the metrics port: the two
+    successful reads of the round trip are counted whichever worker served them, under the
+    route's template. On the public port /metrics does not exist."""
+    assert server.get("/metrics").status == 404
+    metrics = server.metrics()
     assert metrics.status == 200, metrics.body
     labels = ('method="GET"', f'route="/api/v1/{module}/items/{{item_id}}"', 'status="200"')
     counts = [
@@ -165,7 +167,7 @@ def _worker_publishes_what_a_request_enqueued(server: Server, worker: Worker, mo
 
 
 def _queue_depth_is_exported(server: Server) -> None:
-    metrics = server.get("/metrics")
+    metrics = server.metrics()
     assert metrics.status == 200, metrics.body
     depths = [line for line in metrics.body.splitlines() if line.startswith("queue_depth{")]
     assert depths, f"no queue_depth samples on /metrics:\n{metrics.body[-2000:]}"
@@ -271,12 +273,13 @@ def test_generated_project_runs_end_to_end(
 def _settings_only_in_dotenv(env: ProjectEnv, root: Path) -> None:
     """Move the project's settings from the environment into its `.env`, as a developer has
     them after `scalekit new`: every `make` target below must then read them from there.
-    PORT stays in the environment (each server here gets a free one), which also shows that
-    the environment wins over `.env`."""
+    PORT and METRICS_PORT stay in the environment (each server here gets free ones), which
+    also shows that the environment wins over `.env`."""
     dotenv = root / ".env"
     lines = dotenv.read_text(encoding="utf-8").splitlines()
     names = {line.split("=", 1)[0] for line in lines if "=" in line and not line.startswith("#")}
-    moved = {name: env.env.pop(name) for name in sorted(names & env.env.keys() - {"PORT"})}
+    stays = {"PORT", "METRICS_PORT"}
+    moved = {name: env.env.pop(name) for name in sorted(names & env.env.keys() - stays)}
     assert "DATABASE_URL" in moved and "SECRET_KEY" in moved, sorted(names)
     kept = [line for line in lines if line.split("=", 1)[0] not in moved]
     settings = [f"{name}={value}" for name, value in moved.items()]

@@ -1018,6 +1018,8 @@ def _web_command(project: Rendered) -> str:
     if project.answers["framework"] == "django":
         entry = "asgi" if project.answers["concurrency"] == "async" else "wsgi"
         return f"gunicorn --config python:{package}.gunicorn_conf {package}.{entry}:application"
+    if "prometheus" in project.answers["observability"]:
+        return f"python -m {package}.serve"  # uvicorn on PORT and METRICS_PORT
     return f"uvicorn {package}.main:create_app --factory"
 
 

@@ -248,7 +248,7 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
     ),
     "lint-target-missing": (_edit("Makefile", "\nlint:\n", "\nlint-all:\n"), "framework_commands"),
     "server-differs-in-image": (
-        _edit("Dockerfile", "exec uvicorn acme_shop.main:create_app", "exec uvicorn other:app"),
+        _edit("Dockerfile", "exec python -m acme_shop.serve", "exec python -m other.serve"),
         "framework_commands",
     ),
     "migrate-command": (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -13,10 +14,12 @@ from scalekit_gen.doctor import (
     NotAProjectError,
     Status,
     check_service,
+    compose_published_ports,
     project_file_checks,
     project_settings,
     run_checks,
     service_checks,
+    services_port_checks,
 )
 from scalekit_gen.doctor import _tool_check as tool_check
 from scalekit_gen.toolchain import Tool
@@ -48,6 +51,79 @@ def http_port() -> Iterator[int]:
     yield server.getsockname()[1]
     server.close()
     thread.join(timeout=5)
+
+
+@pytest.fixture
+def postgres_port() -> Iterator[int]:
+    """A listener that answers PostgreSQL's SSLRequest with N, as a server without SSL does."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(5)
+
+    def serve() -> None:
+        try:
+            conn, _ = server.accept()
+        except OSError:
+            return
+        with conn:
+            conn.recv(8)
+            conn.sendall(b"N")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    with contextlib.suppress(OSError):
+        server.shutdown(socket.SHUT_RDWR)  # wakes accept() when no test connected
+    server.close()
+    thread.join(timeout=5)
+
+
+def _compose(tmp_path: Path, ports: str) -> Path:
+    (tmp_path / "docker-compose.yml").write_text(
+        f"services:\n  postgres:\n    image: postgres:18\n    ports:\n{ports}"
+        "  redis:\n    image: redis:8\n"
+    )
+    return tmp_path
+
+
+def test_a_postgresql_on_the_published_port_warns_that_make_services_cannot_bind(
+    tmp_path: Path, postgres_port: int
+) -> None:
+    project = _compose(tmp_path, f'      - "127.0.0.1:{postgres_port}:5432"\n')
+    checks = services_port_checks(project, {}, running=lambda _: set())
+    assert len(checks) == 1, checks
+    check = checks[0]
+    assert check.status is Status.WARN
+    assert f"PostgreSQL already listens on 127.0.0.1:{postgres_port}" in check.detail
+    assert "`make services` will fail to bind" in check.detail
+    assert "stop" in check.fix and str(postgres_port) in check.fix and ".env" in check.fix
+
+
+def test_the_projects_own_running_container_is_no_conflict(
+    tmp_path: Path, postgres_port: int
+) -> None:
+    project = _compose(tmp_path, f'      - "127.0.0.1:{postgres_port}:5432"\n')
+    assert services_port_checks(project, {}, running=lambda _: {"postgres"}) == []
+
+
+def test_a_free_published_port_is_no_conflict(tmp_path: Path) -> None:
+    project = _compose(tmp_path, f'      - "127.0.0.1:{_closed_port()}:5432"\n')
+    assert services_port_checks(project, {}, running=lambda _: set()) == []
+
+
+def test_published_ports_are_read_in_every_syntax_and_interpolated(tmp_path: Path) -> None:
+    ports = (
+        '      - "127.0.0.1:${POSTGRES_PORT:-5432}:5432"\n'
+        '      - "6543:5432"\n'
+        '      - "5432"\n'
+        "      - {target: 5432, published: 7654, host_ip: 127.0.0.2}\n"
+    )
+    _compose(tmp_path, ports)
+    compose = tmp_path / "docker-compose.yml"
+    assert compose_published_ports(compose, {"POSTGRES_PORT": "5433"}) == {
+        "postgres": [("127.0.0.1", 5433), ("", 6543), ("127.0.0.2", 7654)]
+    }
+    assert compose_published_ports(compose, {})["postgres"][0] == ("127.0.0.1", 5432)
+    assert compose_published_ports(tmp_path / "missing.yml", {}) == {}
 
 
 def test_settings_from_env_file_with_the_environment_winning(tmp_path: Path) -> None:
