@@ -8,14 +8,17 @@ publishes PostgreSQL on (docker-compose.yml), where the container could not bind
 
 A service check opens a TCP connection and asks the server to say what it is, in its own
 protocol's first message (PostgreSQL's SSL request, Redis PING, memcached `version`, the AMQP
-protocol header). It proves that the right kind of server listens there; it does not log in.
-That takes a driver for each protocol, which scalekit itself does not install: the project's
-own `/readyz` (`make dev`, then `curl localhost:8000/readyz`) checks that, with the project's
-drivers and credentials.
+protocol header). It proves that the right kind of server listens there. For PostgreSQL it
+then logs in with the URL's own credentials, through the project's psycopg (`.venv/bin/python`;
+scalekit itself installs no driver): a role or password the server does not have (a Compose
+volume made before `.env`'s passwords) fails here, with its fix, not at the first request.
+Without `.venv` the protocol check is all. The other servers' logins are the project's own
+`/readyz`'s to check (`make dev`, then `curl localhost:8000/readyz`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import socket
@@ -34,6 +37,7 @@ from scalekit_gen.errors import ScalekitError
 ANSWERS_FILE = ".copier-answers.yml"
 CONNECT_TIMEOUT_S = 2.0
 DOCKER_TIMEOUT_S = 10
+LOGIN_TIMEOUT_S = 15  # the project's interpreter starts, imports psycopg, logs in
 SERVICES_FIX = "start them with `make services` (Docker), or point {var} in .env at a running one"
 
 
@@ -65,10 +69,11 @@ def run_checks(project: Path, environ: Mapping[str, str]) -> list[Check]:
     settings = project_settings(project, environ)
     tools = toolchain_checks()
     docker_ok = any(check.name == "docker" and check.status is Status.OK for check in tools)
+    python = project / ".venv" / "bin" / "python"
     return [
         *tools,
         *project_file_checks(project),
-        *service_checks(settings),
+        *service_checks(settings, python if python.is_file() else None),
         *(services_port_checks(project, settings) if docker_ok else []),
     ]
 
@@ -185,13 +190,18 @@ SERVICE_SETTINGS = (
 )
 
 
-def service_checks(settings: Mapping[str, str]) -> list[Check]:
+def service_checks(settings: Mapping[str, str], python: Path | None = None) -> list[Check]:
+    """Each service URL's server; PostgreSQL's logged in to with `python` (the project's),
+    when given."""
     checks = []
     for var in SERVICE_SETTINGS:
         for index, url in enumerate(u.strip() for u in settings.get(var, "").split(",")):
             if url:
                 name = var if index == 0 else f"{var}[{index}]"
-                checks.append(check_service(name, url, var))
+                check = check_service(name, url, var)
+                if check.status is Status.OK and python and _is_postgres(url):
+                    check = login_check(check, url, var, python)
+                checks.append(check)
     if not any(check.name == "DATABASE_URL" for check in checks):
         checks.append(
             Check("DATABASE_URL", Status.FAIL, "not set", "set it in .env (see .env.example)")
@@ -342,6 +352,75 @@ def compose_running_services(project: Path) -> set[str]:
     except (OSError, subprocess.TimeoutExpired):
         return set()
     return set(result.stdout.split()) if result.returncode == 0 else set()
+
+
+def _is_postgres(url: str) -> bool:
+    return SCHEMES.get(url.partition("://")[0]) is Protocol.POSTGRES
+
+
+# Run by the project's interpreter: logs in with the URL on stdin (never on the command line,
+# where `ps` shows it) and prints what happened as JSON. A query too: PgBouncer logs in to the
+# server only when a client sends one.
+LOGIN_SCRIPT = f"""
+import json, sys
+try:
+    import psycopg
+except ImportError:
+    print(json.dumps({{"driver": False}}))
+    raise SystemExit
+try:
+    with psycopg.connect(sys.stdin.read(), connect_timeout={int(CONNECT_TIMEOUT_S)},
+                         prepare_threshold=None) as connection:
+        connection.execute("SELECT 1")
+except psycopg.Error as error:
+    print(json.dumps({{"driver": True, "error": str(error)}}))
+else:
+    print(json.dumps({{"driver": True, "error": None}}))
+"""
+# What a server says when the role, its password or the database is not what the URL says.
+LOGIN_REFUSALS = ("authentication failed", "does not exist", "no such database", "no such user")
+LOGIN_FIX = (
+    "the server has no such role, password or database: for the Docker PostgreSQL run `make"
+    " services` (it applies deploy/postgres/roles.sql again, with .env's passwords; a volume"
+    " made before them keeps the old ones), elsewhere run deploy/postgres/roles.sql as a"
+    " superuser (its header shows how), or fix {var} in .env"
+)
+
+
+def login_check(probed: Check, url: str, var: str, python: Path) -> Check:
+    """`probed` (PostgreSQL answers at the URL) with a login as the URL's role, through the
+    project's psycopg; `probed` unchanged when the project has no psycopg to log in with."""
+    user = urlsplit(url).username or "the default role"
+    try:
+        ran = subprocess.run(
+            [str(python), "-c", LOGIN_SCRIPT],
+            input=url,
+            capture_output=True,
+            text=True,
+            timeout=LOGIN_TIMEOUT_S,
+            check=False,
+        )
+        outcome = json.loads(ran.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
+        return Check(
+            probed.name,
+            Status.WARN,
+            f"{probed.detail}; could not try to log in with {python}",
+            "run `make install`",
+        )
+    if not outcome.get("driver"):
+        return probed
+    error = outcome.get("error")
+    if error is None:
+        return Check(probed.name, Status.OK, f"{probed.detail}; logged in as {user}")
+    said = error.rpartition("FATAL:")[2].strip() or error.strip()
+    refused = any(words in said for words in LOGIN_REFUSALS)
+    return Check(
+        probed.name,
+        Status.FAIL,
+        f"{probed.detail}, but refuses {user}: {said}",
+        LOGIN_FIX.format(var=var) if refused else f"check {var} in .env",
+    )
 
 
 def _probe_postgres(conn: socket.socket) -> bool:

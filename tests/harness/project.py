@@ -204,8 +204,8 @@ class ProjectEnv:
 
     On start, with `dedicated_role` (the default), the two roles a generated project's
     deploy/postgres/roles.sql makes, both with the harness's role settings (timezone UTC, …):
-    `p_<hex>_migrations` (LOGIN CREATEDB CREATEROLE, ADMIN OPTION on the other) owning a new
-    database `p_<hex>`, for DATABASE_MIGRATIONS_URL; and `p_<hex>` (LOGIN only, known to
+    `p_<hex>_migrations` (LOGIN CREATEDB, no CREATEROLE, a member of the other) owning a
+    new database `p_<hex>`, for DATABASE_MIGRATIONS_URL; and `p_<hex>` (LOGIN only, known to
     PgBouncer), the application's, for DATABASE_URL, which may use the tables only once the
     migrations grant it (the generated projects' core/db_roles.py). With
     `dedicated_role=False` the harness's `app` role is both and owns the database. Then a
@@ -283,20 +283,17 @@ class ProjectEnv:
             base = toolchain_env(python=self.python, passthrough=self.passthrough)
             if self.dedicated_role:
                 self.postgres.create_role(
-                    self.owner,
-                    createdb=True,
-                    createrole=True,
-                    settings=self.postgres.role_settings,
+                    self.owner, createdb=True, settings=self.postgres.role_settings
                 )
                 self._created_owner = True
                 password = self.postgres.create_role(
                     self.role, settings=self.postgres.role_settings
                 )
                 self._created_role = True
-                # The migrations set the application role's limits (ALTER ROLE … SET): from
-                # PostgreSQL 16 that needs ADMIN OPTION on it, besides CREATEROLE.
+                # As roles.sql: a member (no ADMIN OPTION), so that dropping a test database
+                # WITH (FORCE) may end the application role's sessions on it.
                 self.postgres.execute(
-                    sql.SQL("GRANT {} TO {} WITH ADMIN OPTION").format(
+                    sql.SQL("GRANT {} TO {}").format(
                         sql.Identifier(self.role), sql.Identifier(self.owner)
                     )
                 )

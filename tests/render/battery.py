@@ -1008,7 +1008,7 @@ FRAMEWORK_LINT = {
 }
 MIGRATE_COMMAND = {
     "fastapi": "alembic upgrade head",
-    "django": "python manage.py migrate --database direct",
+    "django": "python manage.py migrate --settings {package}.settings.migrations --database direct",
 }
 
 
@@ -1067,8 +1067,12 @@ def next_steps_and_services_are_make_targets(project: Rendered) -> Iterator[str]
         if command[:1] == ["make"] and not _make_recipe_lines(makefile, command[1]):
             yield f"the next steps print `{' '.join(command)}`, which the Makefile lacks"
     services = yaml.safe_load(project.text(COMPOSE_FILE))["services"]
-    recipe = " ".join(_make_recipe_lines(makefile, "services"))
-    started = recipe.split("--wait", 1)[-1].split()
+    recipe = _make_recipe_lines(makefile, "services")
+    up = next((line for line in recipe if "--wait" in line), "")
+    started = up.split("--wait", 1)[-1].split()
+    # PostgreSQL runs it only on an empty volume: an older one would keep its old roles.
+    if not any("exec -T postgres psql" in line and ROLES_SQL_MOUNT in line for line in recipe):
+        yield f"`make services` does not apply {ROLES_SQL} again once PostgreSQL is up"
     for name in started:
         if "healthcheck" not in services.get(name, {}):
             yield f"`make services` starts {name!r}, which has no healthcheck in {COMPOSE_FILE}"
@@ -1086,7 +1090,9 @@ def migrations_run_the_same_command_everywhere(project: Rendered) -> Iterator[st
     """`make migrate`, the Compose one-shot and the init container of every Kubernetes pod that
     runs the application's code (web, worker) apply the migrations with the framework's
     command; no separate Job is left to order and delete by hand."""
-    command = MIGRATE_COMMAND[project.answers["framework"]]
+    command = MIGRATE_COMMAND[project.answers["framework"]].format(
+        package=project.blueprint.package_name
+    )
     if _make_recipe(project.text("Makefile"), "migrate") != command:
         yield f"`make migrate` does not run `{command}`"
     service = yaml.safe_load(project.text(COMPOSE_FILE))["services"].get("migrations") or {}
@@ -1275,6 +1281,44 @@ def no_generated_secret_outside_the_ignored_env(project: Rendered) -> Iterator[s
 
 
 ROLES_SQL = "deploy/postgres/roles.sql"
+ROLES_SQL_MOUNT = "/docker-entrypoint-initdb.d/roles.sql"
+MIGRATIONS_SECRET = "{slug}-migrate"
+
+
+@check
+def only_the_migrations_are_given_the_schema_owner(project: Rendered) -> Iterator[str]:
+    """DATABASE_MIGRATIONS_URL (the role that owns the schema) reaches the migrations alone:
+    Compose's `migrations` service, and in Kubernetes the migrate init containers, through a
+    Secret of their own; never web, worker or scheduler."""
+    services = yaml.safe_load(project.text(COMPOSE_FILE))["services"]
+    for name, service in services.items():
+        has_it = "DATABASE_MIGRATIONS_URL" in (service.get("environment") or {})
+        if has_it != (name == "migrations"):
+            yield f"{COMPOSE_FILE}: service {name!r} {'is' if has_it else 'is not'} given it"
+    if not project.derived["uses_kubernetes"]:
+        return
+    secret = MIGRATIONS_SECRET.format(slug=project.plan["project"]["slug"])
+    for relative in sorted(project.files):
+        if not relative.startswith(KUBERNETES_DIR) or not relative.endswith(".yaml"):
+            continue
+        for document in _yaml_documents(project, relative):
+            if document.get("kind") != "Deployment":
+                continue
+            pod = document["spec"]["template"]["spec"]
+            for kind in ("initContainers", "containers"):
+                for container in pod.get(kind) or []:
+                    refs = [
+                        source.get("secretRef", {}).get("name")
+                        for source in container.get("envFrom") or []
+                    ]
+                    refs += [variable.get("name") for variable in container.get("env") or []]
+                    has_it = secret in refs or "DATABASE_MIGRATIONS_URL" in refs
+                    migrates = kind == "initContainers" and container.get("name") == "migrate"
+                    if has_it != migrates:
+                        yield (
+                            f"{relative}: {container.get('name')} {'loads' if has_it else 'lacks'}"
+                            f" the Secret {secret}"
+                        )
 
 
 @check
@@ -1337,7 +1381,8 @@ def compose_connects_as_the_separate_roles(project: Rendered) -> Iterator[str]:
     """Compose's application connects as its own role, its migrations as the schema's owner,
     and PostgreSQL's first start makes both with deploy/postgres/roles.sql."""
     package = project.blueprint.package_name
-    environment = _compose_app_environment(project)
+    services = yaml.safe_load(project.text(COMPOSE_FILE))["services"]
+    environment = dict(services["migrations"].get("environment") or {})
     for key, user in (
         ("DATABASE_URL", package),
         ("DATABASE_MIGRATIONS_URL", f"{package}_migrations"),
@@ -1348,7 +1393,7 @@ def compose_connects_as_the_separate_roles(project: Rendered) -> Iterator[str]:
             yield f"{COMPOSE_FILE}: {key} does not connect as {user}"
     postgres = yaml.safe_load(project.text(COMPOSE_FILE))["services"]["postgres"]
     mounts = [str(volume) for volume in postgres.get("volumes") or []]
-    if f"./{ROLES_SQL}:/docker-entrypoint-initdb.d/roles.sql:ro" not in mounts:
+    if f"./{ROLES_SQL}:{ROLES_SQL_MOUNT}:ro" not in mounts:
         yield f"{COMPOSE_FILE}: PostgreSQL does not run {ROLES_SQL} at its first start"
     if postgres["environment"].get("POSTGRES_USER") in {package, f"{package}_migrations"}:
         yield f"{COMPOSE_FILE}: a role of the application is PostgreSQL's superuser"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ from scalekit_gen.doctor import (
     Status,
     check_service,
     compose_published_ports,
+    login_check,
     project_file_checks,
     project_settings,
     run_checks,
@@ -192,3 +195,116 @@ def test_project_files_each_say_how_to_get_them(tmp_path: Path) -> None:
 def test_an_optional_tool_is_a_warning_and_a_missing_one_a_failure() -> None:
     assert tool_check(Tool("Python", None, "fix it", optional=True)).status is Status.WARN
     assert tool_check(Tool("uv", None, "fix it")).status is Status.FAIL
+
+
+# PostgreSQL's protocol: the two requests a client may open with (SSL, GSSAPI encryption).
+ENCRYPTION_REQUESTS = (80877103, 80877104)
+
+
+def _error_response(code: str, message: str) -> bytes:
+    fields = b"".join(
+        key + value.encode() + b"\0"
+        for key, value in ((b"S", "FATAL"), (b"V", "FATAL"), (b"C", code), (b"M", message))
+    )
+    return b"E" + struct.pack("!i", 4 + len(fields) + 1) + fields + b"\0"
+
+
+def _read_exactly(conn: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+@pytest.fixture
+def refusing_postgres() -> Iterator[int]:
+    """A server that speaks PostgreSQL's protocol and refuses every login as PostgreSQL does
+    when the password is not the role's (SQLSTATE 28P01): a volume made with other passwords."""
+    server = socket.create_server(("127.0.0.1", 0))
+    refusal = _error_response("28P01", 'password authentication failed for user "app"')
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            try:
+                while True:
+                    length, code = struct.unpack("!ii", _read_exactly(conn, 8))
+                    if code in ENCRYPTION_REQUESTS:
+                        conn.sendall(b"N")  # no encryption: the client goes on in the clear
+                        continue
+                    _read_exactly(conn, length - 8)  # the startup message: user, database
+                    conn.sendall(refusal)
+                    return
+            except (ConnectionError, OSError):
+                return  # the protocol probe closes after the first answer
+
+    stop = threading.Event()
+    server.settimeout(0.1)  # accept() looks at `stop` this often
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.settimeout(5)
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join(timeout=5)
+    server.close()
+
+
+@pytest.fixture
+def project_python(tmp_path: Path) -> Path:
+    """A project's `.venv/bin/python`: this interpreter, which has psycopg (a test dependency)."""
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    return python
+
+
+def test_a_login_the_server_refuses_fails_with_the_roles_fix(
+    refusing_postgres: int, project_python: Path
+) -> None:
+    url = f"postgresql://app:stale@127.0.0.1:{refusing_postgres}/app"
+    (check,) = service_checks({"DATABASE_URL": url}, project_python)
+    assert check.status is Status.FAIL
+    assert "refuses app: password authentication failed" in check.detail
+    assert "make services" in check.fix and "deploy/postgres/roles.sql" in check.fix
+    assert "stale" not in check.detail + check.fix  # never the password
+
+
+def test_without_the_projects_venv_only_the_protocol_is_checked(refusing_postgres: int) -> None:
+    url = f"postgresql://app:stale@127.0.0.1:{refusing_postgres}/app"
+    (check,) = service_checks({"DATABASE_URL": url})
+    assert check.status is Status.OK
+    assert "logged in" not in check.detail
+
+
+def test_run_checks_logs_in_with_the_projects_venv(
+    refusing_postgres: int, project_python: Path, tmp_path: Path
+) -> None:
+    (tmp_path / ".copier-answers.yml").write_text("_src_path: scalekit\n")
+    url = f"postgresql://app:stale@127.0.0.1:{refusing_postgres}/app"
+    checks = {check.name: check for check in run_checks(tmp_path, {"DATABASE_URL": url})}
+    assert checks["DATABASE_URL"].status is Status.FAIL
+    assert "password authentication failed" in checks["DATABASE_URL"].detail
+
+
+def test_an_interpreter_that_cannot_run_the_login_is_a_warning(tmp_path: Path) -> None:
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\nexit 3\n")
+    broken.chmod(0o755)
+    probed = check_service("DATABASE_URL", "postgresql://a@127.0.0.1:1/a", "DATABASE_URL")
+    check = login_check(probed, "postgresql://a@127.0.0.1:1/a", "DATABASE_URL", broken)
+    assert check.status is Status.WARN
+    assert check.fix == "run `make install`"
