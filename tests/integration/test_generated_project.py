@@ -259,8 +259,9 @@ def test_generated_project_runs_end_to_end(
         assert ready.status == 200, ready.body
         assert server.get(OPENAPI_PATH[project["framework"]]).status == 200
         if project.derived()["has_auth"]:
+            bearer = project.derived()["uses_jwt"]
             for module in project["modules"]:
-                assert_writes_need_a_credential(server, module)
+                assert_writes_need_a_credential(server, module, bearer=bearer)
         headers = write_headers(server, credential)
         for module in project["modules"]:
             _crud_round_trip(server, module, headers)
