@@ -1,16 +1,20 @@
 """What the integration tests of generated projects share: how a test's blueprint is made, the
-`make loadtest` gate as they drive it on this machine, and the migration lock's key."""
+credential its writes carry (the auth decision), the `make loadtest` gate as they drive it on
+this machine, and the migration lock's key."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import re
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlencode
 
 from scalekit_gen.blueprint import AnswerLayer, Blueprint, build_blueprint
 from scalekit_gen.presets import load_preset
-from tests.harness.project import run_make
+from tests.harness.project import Server, run_make
 
 INSTALL_TIMEOUT = 900  # a cold uv cache downloads every pinned wheel
 #: (preset, answers): one case per framework and concurrency model.
@@ -44,6 +48,58 @@ def blueprint(preset: str, **answers: object) -> Blueprint:
     """The preset, named Shop, with `answers` on top."""
     layers = [*load_preset(preset), AnswerLayer("test", {"project_name": "Shop", **answers})]
     return build_blueprint(layers)
+
+
+def provision_credential(project: Blueprint, root: Path, env: Mapping[str, str]) -> dict[str, str]:
+    """The credential the project's writes need, made as an operator makes it: a user by
+    `make createsuperuser` from SUPERUSER_EMAIL/SUPERUSER_PASSWORD (run twice: it must be
+    idempotent), or a key by `make api-key` (its last output line). Returned as the
+    variables `make loadtest` reads (LOADTEST_EMAIL/LOADTEST_PASSWORD or LOADTEST_API_KEY),
+    which `write_headers` turns into headers; empty when auth is none."""
+    derived = project.derived()
+    if derived["uses_jwt"]:
+        email, password = f"e2e-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(18)
+        account = {"SUPERUSER_EMAIL": email, "SUPERUSER_PASSWORD": password}
+        for _ in range(2):
+            run_make(root, "createsuperuser", {**env, **account}, timeout=180)
+        return {"LOADTEST_EMAIL": email, "LOADTEST_PASSWORD": password}
+    if derived["uses_api_keys"]:
+        minted = run_make(root, "api-key", env, timeout=180, args=("-s", "NAME=e2e"))
+        key = minted.output.strip().splitlines()[-1]
+        assert re.fullmatch(r"[0-9a-f]{8}_[\w-]{43}", key), minted.tail()
+        return {"LOADTEST_API_KEY": key}
+    return {}
+
+
+def write_headers(server: Server, credential: Mapping[str, str]) -> dict[str, str]:
+    """The headers of a write with `credential` (provision_credential's): an access token from
+    the password login, or the API key; none for auth none."""
+    if "LOADTEST_API_KEY" in credential:
+        return {"X-API-Key": credential["LOADTEST_API_KEY"]}
+    if "LOADTEST_EMAIL" not in credential:
+        return {}
+    form = {"username": credential["LOADTEST_EMAIL"], "password": credential["LOADTEST_PASSWORD"]}
+    signed_in = server.request(
+        "POST",
+        "/api/v1/identity/token",
+        data=urlencode(form).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert signed_in.status == 200, signed_in.body
+    assert signed_in.body["token_type"] == "bearer", signed_in.body
+    return {"Authorization": f"Bearer {signed_in.body['access_token']}"}
+
+
+def assert_writes_need_a_credential(server: Server, module: str, *, bearer: bool) -> None:
+    """Without a credential a write is 401 (`WWW-Authenticate: Bearer` with users-jwt, as
+    the contract says), its body the project's JSON error, and a read is served."""
+    items = f"/api/v1/{module}/items"
+    refused = server.post(items, json={"name": "anonymous", "price_cents": 1})
+    assert refused.status == 401, refused.body
+    assert isinstance(refused.body, dict) and refused.body.get("detail"), refused.body
+    if bearer:
+        assert refused.headers.get("WWW-Authenticate") == "Bearer", dict(refused.headers)
+    assert server.get(items).status == 200
 
 
 def aggregated_stats(root: Path) -> dict[str, str]:

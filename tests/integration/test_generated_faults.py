@@ -86,7 +86,9 @@ def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
     preset, answers = request.param
-    project = blueprint(preset, modules="catalog", **answers)
+    # Open writes (auth: none): what is under test here is not who may write;
+    # test_generated_project.py drives the credentials.
+    project = blueprint(preset, modules="catalog", auth="none", **answers)
     root = render_project(
         project, tmp_path_factory.mktemp("faults") / "shop", git=False
     ).destination

@@ -26,6 +26,7 @@ from tests.integration.generated import (
     FRAMEWORK_CASES,
     INSTALL_TIMEOUT,
     blueprint,
+    provision_credential,
 )
 
 pytestmark = pytest.mark.integration
@@ -93,12 +94,18 @@ def test_generated_project_holds_load(
 
     env.make(root, "install", timeout=INSTALL_TIMEOUT)
     env.make(root, "migrate")
+    # The load test's writes sign in (or send a key): made as an operator makes it.
+    credential = provision_credential(project, root, env.env)
 
     with env.server(root) as server:
         # (a) The project's own gate fails a run that misses its p95 budget (Locust exits 4,
         # so `make` fails)...
         missed = run_make(
-            root, "loadtest", {**env.env, **IMPOSSIBLE_BUDGET}, timeout=120, check=False
+            root,
+            "loadtest",
+            {**env.env, **credential, **IMPOSSIBLE_BUDGET},
+            timeout=120,
+            check=False,
         )
         assert missed.returncode != 0, missed.tail()
         assert "loadtest gate: FAIL, p95" in missed.output, (
@@ -107,7 +114,9 @@ def test_generated_project_holds_load(
         # ... and a run against a host that is down.
         down = {**IMPOSSIBLE_BUDGET, "LOADTEST_P95_MS": "500", "LOADTEST_MAX_FAIL_RATIO": "0.01"}
         down["LOADTEST_HOST"] = f"http://127.0.0.1:{free_port()}"
-        refused = run_make(root, "loadtest", {**env.env, **down}, timeout=120, check=False)
+        refused = run_make(
+            root, "loadtest", {**env.env, **credential, **down}, timeout=120, check=False
+        )
         assert refused.returncode != 0, refused.tail()
         assert "loadtest gate: FAIL" in refused.output, refused.tail()
 

@@ -26,9 +26,12 @@ from tests.integration.generated import (
     FRAMEWORK_CASES,
     INSTALL_TIMEOUT,
     assert_loadtest_passes,
+    assert_writes_need_a_credential,
     blueprint,
     case_id,
     migration_lock_key,
+    provision_credential,
+    write_headers,
 )
 
 pytestmark = pytest.mark.integration
@@ -93,9 +96,10 @@ def _case_id(case: Case) -> str:
     return case_id(*case)
 
 
-def _crud_round_trip(server: Server, module: str) -> None:
+def _crud_round_trip(server: Server, module: str, headers: dict[str, str]) -> None:
+    """Create, read, update, list, delete; the writes carry `headers` (the credential)."""
     items = f"/api/v1/{module}/items"
-    created = server.post(items, json={"name": "Lamp", "price_cents": 1999})
+    created = server.post(items, json={"name": "Lamp", "price_cents": 1999}, headers=headers)
     assert created.status == 201, created.body
     item_id = created.body["id"]
 
@@ -103,7 +107,7 @@ def _crud_round_trip(server: Server, module: str) -> None:
     assert fetched.status == 200, fetched.body
     assert fetched.body["name"] == "Lamp"
 
-    updated = server.patch(f"{items}/{item_id}", json={"price_cents": 2499})
+    updated = server.patch(f"{items}/{item_id}", json={"price_cents": 2499}, headers=headers)
     assert updated.status == 200, updated.body
     assert updated.body["price_cents"] == 2499
     assert server.get(f"{items}/{item_id}").body["price_cents"] == 2499
@@ -112,9 +116,9 @@ def _crud_round_trip(server: Server, module: str) -> None:
     assert listed.status == 200, listed.body
     assert item_id in str(listed.body)
 
-    assert server.delete(f"{items}/{item_id}").status == 204
+    assert server.delete(f"{items}/{item_id}", headers=headers).status == 204
     assert server.get(f"{items}/{item_id}").status == 404
-    assert server.post(items, json={"name": ""}).status == 422
+    assert server.post(items, json={"name": ""}, headers=headers).status == 422
 
 
 def _metrics_count_every_worker(server: Server, module: str) -> None:
@@ -142,14 +146,16 @@ def _deleted_row_is_kept(env: ProjectEnv, module: str) -> None:
     assert rows is not None and rows[0] == 1, "soft delete must keep the row"
 
 
-def _worker_publishes_what_a_request_enqueued(server: Server, worker: Worker, module: str) -> None:
+def _worker_publishes_what_a_request_enqueued(
+    server: Server, worker: Worker, module: str, headers: dict[str, str]
+) -> None:
     """POST an item with a request id; the real worker runs its publish job (published_at is
     stamped and the cached copy invalidated), and logs it under the same request id."""
     request_id = f"e2e-{secrets.token_hex(6)}"
     created = server.post(
         f"/api/v1/{module}/items",
         json={"name": "queued", "price_cents": 5},
-        headers={"X-Request-ID": request_id},
+        headers={**headers, "X-Request-ID": request_id},
     )
     assert created.status == 201, created.body
     assert created.body["published_at"] is None
@@ -246,6 +252,7 @@ def test_generated_project_runs_end_to_end(
     # -rp lists what passed: the role test must have run on the separate roles.
     tested = run_make(root, "test", {**env.env, "PYTEST_ADDOPTS": "-rp"}, timeout=600)
     assert f"PASSED {ROLES_TEST}" in tested.output, tested.tail()
+    credential = provision_credential(project, root, env.env)
 
     has_queue = project["queue"] != "none"
     with env.server(root) as server, _worker(env, root, has_queue) as worker:
@@ -253,17 +260,22 @@ def test_generated_project_runs_end_to_end(
         ready = server.get("/readyz")
         assert ready.status == 200, ready.body
         assert server.get(OPENAPI_PATH[project["framework"]]).status == 200
+        if project.derived()["has_auth"]:
+            bearer = project.derived()["uses_jwt"]
+            for module in project["modules"]:
+                assert_writes_need_a_credential(server, module, bearer=bearer)
+        headers = write_headers(server, credential)
         for module in project["modules"]:
-            _crud_round_trip(server, module)
+            _crud_round_trip(server, module, headers)
         if "prometheus" in project["observability"]:
             for module in project["modules"]:
                 _metrics_count_every_worker(server, module)
         if worker is not None:
             for module in project["modules"]:
-                _worker_publishes_what_a_request_enqueued(server, worker, module)
+                _worker_publishes_what_a_request_enqueued(server, worker, module, headers)
             if "prometheus" in project["observability"]:
                 _queue_depth_is_exported(server)
-        assert_loadtest_passes(root, env.env)
+        assert_loadtest_passes(root, {**env.env, **credential})
     for module in project["modules"]:
         _deleted_row_is_kept(env, module)
     if case in FRAMEWORK_CASES:

@@ -144,7 +144,9 @@ def test_a_job_whose_worker_is_killed_runs_again_and_takes_effect_once(
     tmp_path: Path,
     project_env_factory: Callable[..., ProjectEnv],
 ) -> None:
-    project = blueprint(preset, modules=MODULE, **answers)
+    # Open writes (auth: none): what is under test here is not who may write;
+    # test_generated_project.py drives the credentials.
+    project = blueprint(preset, modules=MODULE, auth="none", **answers)
     root = render_project(project, tmp_path / "shop", git=False).destination
     env = project_env_factory(web_concurrency=1, extra=WORKER_ENV)
     env.make(root, "install", timeout=INSTALL_TIMEOUT)

@@ -690,6 +690,13 @@ UNCHOSEN_MARKERS: tuple[tuple[str, str, tuple[str | re.Pattern[str], ...]], ...]
     ("uses_rabbitmq", "the broker is not rabbitmq", ("amqp://", "RABBITMQ_")),
     ("has_queue", "there is no queue", ("BROKER_URL",)),
     ("uses_k6", "load tests have no k6", ("k6 run", "k6.js")),
+    (
+        "uses_jwt",
+        "auth is not users-jwt",
+        ("ACCESS_TOKEN_TTL_S", "REGISTRATION_OPEN", "LOADTEST_EMAIL", "/identity/token"),
+    ),
+    ("uses_api_keys", "auth is not api-keys", ("X-API-Key", "LOADTEST_API_KEY")),
+    ("has_auth", "auth is none", ("WRITE_ACCESS", "WWW-Authenticate")),
 )
 # FastAPI projects keep no sessions: the files that describe the stack must not say so.
 SESSIONS = re.compile(r"\bsessions\b(?! per)", re.IGNORECASE)

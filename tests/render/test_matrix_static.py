@@ -106,6 +106,7 @@ BREAKAGE = "{% if queue == 'rq' and cache == 'memcached' %}\ndef broken(:\n    p
 NARROW = [
     "framework=fastapi",
     "concurrency=sync",
+    "auth=users-jwt",
     "queue=rq",
     "observability=none",
     "read_replicas=0",

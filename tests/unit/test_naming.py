@@ -120,6 +120,7 @@ _IMPORT_NAME = {
     "django-ninja": "ninja",
     "django-stubs": "mypy_django_plugin",
     "import-linter": "importlinter",
+    "pyjwt": "jwt",
     "sentry-sdk": "sentry_sdk",
 }
 

@@ -135,6 +135,7 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
     typing_inspection
     tzdata tzlocal urllib3 uvicorn uvicorn_worker uvloop vine watchfiles websocket
     websockets werkzeug whitenoise wrapt wsproto yaml yarl zipp zmq zope
+    argon2 cffi dns email_validator jwt multipart pwdlib pycparser python_multipart
     """.split()  # noqa: SIM905 (a word list reads better than 140 lines)
 )
 # Importable names the generated project itself has beside its package (tests/__init__.py,
