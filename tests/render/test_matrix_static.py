@@ -114,6 +114,7 @@ NARROW = [
     "load_tests=locust",
     "deploy=compose",
     "ci=github",
+    "auth=users-jwt",
 ]
 
 

@@ -117,6 +117,7 @@ def test_every_slug_suffix_in_the_templates_fits_a_dns_label():
 # Distribution names whose import name is not the distribution name with - turned into _.
 _IMPORT_NAME = {
     "django-environ": "environ",
+    "argon2-cffi": "argon2",
     "django-ninja": "ninja",
     "django-stubs": "mypy_django_plugin",
     "import-linter": "importlinter",

@@ -119,17 +119,17 @@ _NOT_TEXT = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 DEPENDENCY_IMPORT_NAMES = frozenset(
     """
     aiohappyeyeballs aiohttp aiosignal alembic amqp annotated_doc annotated_types anyio
-    asyncpg asgiref attr attrs bidict billiard blinker brotli celery certifi
+    argon2 asyncpg asgiref attr attrs bidict billiard blinker brotli celery certifi cffi
     charset_normalizer circuitbreaker click click_didyoumean click_plugins click_repl
     configargparse croniter dateutil deprecated django django_redis django_stubs_ext dotenv
     dramatiq engineio environ fastapi flask flask_cors flask_login frozenlist gevent
     geventhttpclient google greenlet grimp gunicorn h11 httpcore httpcore2 httptools httpx
-    httpx2 hypothesis idna importlib_metadata importlinter iniconfig itsdangerous jinja2
+    httpx2 hypothesis idna importlib_metadata importlinter iniconfig itsdangerous jinja2 jwt
     kombu locust mako markdown_it markupsafe mdurl msgpack multidict mypy
     mypy_django_plugin mypy_extensions mypyc ninja opentelemetry orjson packaging pathspec
     pendulum periodiq pika pluggy prometheus_client prompt_toolkit propcache psutil psycopg
-    psycopg_binary psycopg_pool py pycron pydantic pydantic_core pydantic_settings pygments
-    pymemcache pytest pytest_django pytest_locust redis requests rich rq ruff sentry_sdk
+    psycopg_binary psycopg_pool py pycparser pycron pydantic pydantic_core pydantic_settings
+    pygments pymemcache pytest pytest_django pytest_locust redis requests rich rq ruff sentry_sdk
     simple_websocket six socketio sortedcontainers sqlalchemy sqlparse squawk_cli starlette
     structlog taskiq taskiq_dependencies taskiq_redis truststore typing_extensions
     typing_inspection
