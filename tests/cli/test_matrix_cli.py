@@ -37,7 +37,7 @@ def test_shards_split_the_listed_rows(cli) -> None:
         (["--shard", "5/4"], "write I/N"),
         (["--all", "--strength", "3"], "--all checks every blueprint"),
         (["--only", "queue=taskiq", "--only", "concurrency=sync"], "no valid blueprint matches"),
-        (["--strength", "13"], "choose 1 to 12"),
+        (["--strength", "14"], "choose 1 to 13"),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else value,
 )

@@ -88,8 +88,9 @@ def test_presets_new_from_a_shipped_preset(cli, tmp_path) -> None:
     path = tmp_path / "org" / "acme.yml"
     result = cli("presets", "new", path, "--from", "django-platform", "--set", "queue=dramatiq")
     assert result.exit_code == 0, result.output
-    assert f"Wrote {path}" in result.stderr
-    assert f"scalekit new --preset {path}" in result.stderr
+    said = " ".join(result.stderr.split())  # Rich wraps a long path onto a line of its own
+    assert f"Wrote {path}" in said
+    assert f"scalekit new --preset {path}" in said
     base_text = (presets_dir() / "django-platform.yml").read_text(encoding="utf-8")
     text = path.read_text(encoding="utf-8")
     # Every comment of the base is kept, except the one that described the replaced value.

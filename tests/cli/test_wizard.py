@@ -16,6 +16,7 @@ import pytest
 DEFAULT_WALK = (
     "framework",
     "concurrency",
+    "auth",
     "database",
     "read_replicas",
     "pooling",
@@ -62,14 +63,15 @@ def test_enter_everywhere_takes_the_defaults(cli, tmp_path, read_answers) -> Non
         "taskiq",
     )
     assert answers["owners"] == {"*": "@svc/backend"}
-    assert "[1/16] Application framework" in result.stderr
-    assert "[16/16] Peak requests per second" in result.stderr
+    assert "[1/17] Application framework" in result.stderr
+    assert "[17/17] Peak requests per second" in result.stderr
 
 
 # One answer list per prompt; every list but the last item is refused and re-asked.
 SCRIPTED_WALK: list[tuple[str, list[str]]] = [
     ("framework", ["flask", "2"]),  # bad, then django by number
     ("concurrency", [""]),  # Enter: the default that fits django (sync)
+    ("auth", ["passwords", "2"]),  # not an option, then api-keys by number
     ("database", [""]),
     ("read_replicas", ["abc", "99", "2"]),  # not a number, out of range, then 2
     ("pooling", ["pgbouncer-session"]),  # by name
@@ -100,6 +102,7 @@ def test_a_scripted_walk_with_refusals(cli, tmp_path, read_answers) -> None:
 
     flat = _one_line(err)
     assert "'flask' is not an option — choose one of fastapi, django" in flat
+    assert "'passwords' is not an option — choose one of users-jwt, api-keys, none" in flat
     assert "'abc' is not a whole number" in flat
     assert "99 is out of range" in flat
     assert "queue: taskiq needs concurrency: async, but concurrency is sync" in flat
@@ -117,6 +120,7 @@ def test_a_scripted_walk_with_refusals(cli, tmp_path, read_answers) -> None:
         "project_name": "acme-platform",
         "framework": "django",
         "concurrency": "sync",
+        "auth": "api-keys",
         "database": "postgresql",
         "read_replicas": 2,
         "pooling": "pgbouncer-session",
@@ -177,7 +181,7 @@ def test_without_dest_the_project_name_is_asked_first(
         "new", "--interactive", "--no-git", input=_lines("Acme Shop", *[""] * len(DEFAULT_WALK), "")
     )
     assert result.exit_code == 0, result.output
-    assert "[1/17] Project name" in result.stderr
+    assert "[1/18] Project name" in result.stderr
     assert "project_name (my-service): " in result.stderr
     assert "owner of everything else (*) (@acme-shop/backend): " in result.stderr
     answers = read_answers(tmp_path / "acme-shop")
@@ -185,8 +189,14 @@ def test_without_dest_the_project_name_is_asked_first(
     assert answers["owners"] == {"*": "@acme-shop/backend"}
 
 
+def _walk_with_no_queue() -> list[str]:
+    """Enter everywhere but at the queue, answered "none" (the broker is then not asked)."""
+    queue = DEFAULT_WALK.index("queue")
+    return [*[""] * queue, "none", *[""] * (len(DEFAULT_WALK) - queue - 2)]
+
+
 def test_choosing_no_queue_skips_the_broker(cli, tmp_path, read_answers) -> None:
-    walk = ["", "", "", "", "", "none", *[""] * (len(DEFAULT_WALK) - 7)]
+    walk = _walk_with_no_queue()
     result = cli("new", tmp_path / "svc", "--interactive", "--no-git", input=_lines(*walk, "y"))
     assert result.exit_code == 0, result.output
     assert _prompt_count(result.stderr, "broker") == 0
@@ -197,7 +207,7 @@ def test_choosing_no_queue_skips_the_broker(cli, tmp_path, read_answers) -> None
 
 def test_the_step_counter_ends_at_the_last_question(cli, tmp_path) -> None:
     """[n/total]: when an answer makes a question moot, the total shrinks with it."""
-    walk = ["", "", "", "", "", "none", *[""] * (len(DEFAULT_WALK) - 7)]
+    walk = _walk_with_no_queue()
     result = cli("new", tmp_path / "svc", "--interactive", "--no-git", input=_lines(*walk, "y"))
     assert result.exit_code == 0, result.output
     steps = [(int(n), int(t)) for n, t in re.findall(r"\[(\d+)/(\d+)\]", result.stderr)]
@@ -234,7 +244,7 @@ def test_a_confirm_answer_that_is_not_yes_or_no_is_asked_again(cli, tmp_path) ->
 
 @pytest.mark.parametrize(
     ("answered", "missing"),
-    [(0, "framework"), (7, "cache"), (14, "owner of catalog")],
+    [(0, "framework"), (8, "cache"), (15, "owner of catalog")],
     ids=["nothing", "half", "owners"],
 )
 def test_input_that_ends_early(cli, tmp_path, answered: int, missing: str) -> None:

@@ -128,9 +128,10 @@ def test_a_terminal_starts_the_wizard_and_enter_takes_the_defaults(
 ) -> None:
     dest = tmp_path / "svc"
     term = terminal("new", dest)
-    term.expect(r"\[1/16\] Application framework")
+    term.expect(r"\[1/17\] Application framework")
     term.answer("framework")
     term.answer("concurrency")
+    term.answer("auth")
     term.answer("database")
     term.answer("read_replicas", "many")  # refused, asked again
     term.expect(r"'many' is not a whole number")
@@ -169,6 +170,7 @@ def test_ctrl_c_at_a_prompt_on_a_terminal(terminal, tmp_path) -> None:
     term = terminal("new", dest)
     term.answer("framework")
     term.answer("concurrency")
+    term.answer("auth")
     term.expect(r"database \([^\n]*?\): ")
     term.send("\x03")  # Ctrl-C: the terminal sends SIGINT to the foreground process
     term.expect(r"Interrupted — nothing was written\.")

@@ -36,8 +36,17 @@ CI_FILES = {"github": ".github/workflows/ci.yml", "gitlab": ".gitlab-ci.yml"}
 KUBERNETES_BASE = "deploy/kubernetes/base/"
 PGBOUNCER_INI = "deploy/pgbouncer/pgbouncer.ini"
 ENV_EXAMPLE = ".env.example"
-# Variables the runtime sets for the code, not settings anyone fills in.
-NOT_SETTINGS = frozenset({"DJANGO_SETTINGS_MODULE", "PROMETHEUS_MULTIPROC_DIR"})
+# Variables the runtime sets for the code, not settings anyone fills in: Django's
+# createsuperuser reads DJANGO_SUPERUSER_*, which `make createsuperuser` sets from the
+# SUPERUSER_* the .env lists.
+NOT_SETTINGS = frozenset(
+    {
+        "DJANGO_SETTINGS_MODULE",
+        "PROMETHEUS_MULTIPROC_DIR",
+        "DJANGO_SUPERUSER_EMAIL",
+        "DJANGO_SUPERUSER_PASSWORD",
+    }
+)
 # A listed setting: `NAME=value`, or `# NAME=value` for one that is optional and off.
 _LISTED = re.compile(r"^(?:#\s*)?([A-Z][A-Z0-9_]*)=", re.MULTILINE)
 OUTPUT_TAIL = 3000
