@@ -73,6 +73,8 @@ MUTATIONS: dict[str, tuple[str, Mutation]] = {
     "python-compile": (SETTINGS, _append(SETTINGS, "\ndef broken(:\n")),
     "ruff-check": (SETTINGS, _append(SETTINGS, "\n\ndef unused() -> None:\n    import json\n")),
     "ruff-format": (SETTINGS, _append(SETTINGS, "\nVALUE = ( 1 )\n")),
+    # A setting read that .env.example does not list (the check reads the source, not runs it).
+    "env-example": (SETTINGS, _append(SETTINGS, '\nMUTANT = os.environ.get("MUTANT_SETTING")\n')),
 }
 
 
