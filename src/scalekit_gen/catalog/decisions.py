@@ -701,30 +701,14 @@ DECISION_LIST: tuple[Decision, ...] = (
 DECISIONS: Mapping[str, Decision] = {decision.key: decision for decision in DECISION_LIST}
 
 # Decision records are numbered ADR style: a number never changes meaning, so a record keeps
-# its file name in projects rendered before a later decision was added. The numbers follow the
-# order the decisions were added to the catalog; a new decision is appended here whatever
-# place it takes in the asking order.
+# its file name in projects rendered before a later decision was added. The first decisions
+# are numbered in asking order; each one added later takes the next number, in the order it
+# was added, whatever place it takes in the asking order.
+_ADDED_LATER: tuple[Decision, ...] = (AUTH,)
 _RECORD_ORDER: tuple[Decision, ...] = (
-    FRAMEWORK,
-    CONCURRENCY,
-    DATABASE,
-    READ_REPLICAS,
-    POOLING,
-    QUEUE,
-    BROKER,
-    CACHE,
-    OBSERVABILITY,
-    LOAD_TESTS,
-    DEPLOY,
-    CI,
-    MODULES,
-    OWNERS,
-    TARGET_USERS,
-    PEAK_RPS,
-    AUTH,  # added after the first projects were rendered
+    *(d for d in DECISION_LIST if d.recorded and d.key not in {a.key for a in _ADDED_LATER}),
+    *_ADDED_LATER,
 )
 RECORD_NUMBERS: Mapping[str, int] = {
     decision.key: number for number, decision in enumerate(_RECORD_ORDER, start=1)
 }
-if {d.key for d in _RECORD_ORDER} != {d.key for d in DECISION_LIST if d.recorded}:
-    raise ValueError("every recorded decision needs its place in _RECORD_ORDER")
