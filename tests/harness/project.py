@@ -476,6 +476,10 @@ def _redis_flush(redis: Redis, dbs: Sequence[int]) -> None:
 # Helpers
 
 
+#: How much of a pytest FAILURES/ERRORS section a failed run's report carries.
+FAILURE_SECTION_LINES = 150
+
+
 def _tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
     all_lines = text.splitlines()
     shown = all_lines[-lines:]
@@ -486,7 +490,21 @@ def _tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
         if len(shown) < len(all_lines)
         else f"--- output ({len(all_lines)} lines) ---"
     )
-    return head + "\n" + "\n".join(shown)
+    return _failure_section(all_lines[: -lines or None]) + head + "\n" + "\n".join(shown)
+
+
+def _failure_section(lines: list[str]) -> str:
+    """The start of the pytest FAILURES/ERRORS section among `lines`, if any.
+
+    With PYTEST_ADDOPTS=-rp the passed-tests summary follows the failures and fills the
+    tail, so the tail alone would report that a run failed without saying what failed.
+    """
+    for index, line in enumerate(lines):
+        if line.lstrip("> ").startswith("=") and (" FAILURES " in line or " ERRORS " in line):
+            excerpt = lines[index : index + FAILURE_SECTION_LINES]
+            body = "\n".join(excerpt)
+            return f"--- {len(excerpt)} lines from the first failure ---\n{body}\n"
+    return ""
 
 
 def _check_env(env: Mapping[str, str]) -> dict[str, str]:

@@ -171,6 +171,18 @@ def test_failing_target_raises_with_target_code_and_tail(fake_project: Path) -> 
     assert result.returncode == 2 and result.output.count("fake lint line") == 120
 
 
+def test_a_failed_test_run_reports_its_failure_section_above_the_tail(
+    fake_project: Path,
+) -> None:
+    with pytest.raises(ProjectRunError) as excinfo:
+        run_make(fake_project, "fail-tests", toolchain_env(), timeout=30)
+    message = str(excinfo.value)
+    assert "lines from the first failure" in message
+    assert "assert 'what broke' == 'expected'" in message
+    assert message.index("what broke") < message.index("last 80 of")
+    assert "test_fake.py::test_100" in message  # the tail is still there
+
+
 def test_target_that_hangs_is_killed_with_its_children(fake_project: Path) -> None:
     pidfile = fake_project / "hang.pid"
     started = time.monotonic()
