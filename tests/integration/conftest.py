@@ -19,12 +19,19 @@ from tests.harness.project import ProjectEnv
 #: PgBouncer's pool per (database, user): small on purpose, so that clients share server
 #: connections as they do in production and session-state bugs show up in tests.
 PGBOUNCER_POOL_SIZE = 4
+#: What a generated project's docker-compose.yml starts its PostgreSQL with.
+PG_STAT_STATEMENTS = {"shared_preload_libraries": "pg_stat_statements"}
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
-    """A private PostgreSQL; role `app` (password, timezone UTC) owns database `app`."""
-    with Postgres(max_connections=50) as pg:
+    """A private PostgreSQL; role `app` (password, timezone UTC) owns database `app`.
+
+    It loads pg_stat_statements and has it in template1, as a generated project's
+    docker-compose.yml and deploy/postgres/roles.sql set theirs up: the projects' own
+    tests/test_slow_queries.py then runs their report on real statistics."""
+    with Postgres(max_connections=50, settings=PG_STAT_STATEMENTS) as pg:
+        pg.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", db="template1")
         yield pg
 
 
