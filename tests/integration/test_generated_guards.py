@@ -2,17 +2,20 @@
 
 Each guard is a test in the project (issue 16): the N+1 guard (tests/<module>/
 test_query_counts.py), the index check (tests/test_indexes.py), the migration linter
-(tests/test_migration_safety.py), the slow-query report (tests/test_slow_queries.py) and the
-pool metrics' wiring (tests/test_pool_metrics.py). A
-guard that passes whatever the code does guards nothing, so each is run here on one render,
-on real services: first as generated (it passes), then with the mistake it exists for made in
-a copy of the project's code (it fails, naming the mistake), then restored.
+(tests/test_migration_safety.py), the slow-query report (tests/test_slow_queries.py), the
+pool metrics' wiring (tests/test_pool_metrics.py), the feature flags (tests/test_flags.py)
+and the outbound client (tests/test_outbound.py). A guard that passes whatever the code does
+guards nothing, so each is run here on one render (fastapi-async), on real services: first
+as generated (it passes), then with the mistake it exists for made in the project's code (it
+fails, naming the mistake), then restored.
 
 The mistakes, as a team would make them:
 - an N+1: the repository stops eager-loading the items' tags and the relation loads lazily;
 - a query on a column with no index: the column declared next to its query, no migration;
 - a migration that drops a column the running release still reads;
 - a report that lists the cheapest statements first;
+- a feature flag's cached copy that never expires (a flip would need a restart);
+- an outbound POST retried (it may have been done already);
 - PgBouncer's stats user renamed in pgbouncer.ini and not where the exporter logs in.
 """
 
@@ -108,6 +111,28 @@ MISTAKES = {
             ),
         ),
         expected="test_the_report_lists_the_costliest_statement_first",
+    ),
+    "flag-copy-never-expires": Mistake(
+        test="tests/test_flags.py",
+        edits=(
+            Edit(
+                "src/{package}/flags/service.py",
+                "ON if value else OFF, px=self.cache_ms)",
+                "ON if value else OFF)",
+            ),
+        ),
+        expected="the flip did not arrive within the cache time",
+    ),
+    "post-retried": Mistake(
+        test="tests/test_outbound.py",
+        edits=(
+            Edit(
+                "src/{package}/core/outbound.py",
+                "self.policy.retries if method in IDEMPOTENT_METHODS else 0",
+                "self.policy.retries",
+            ),
+        ),
+        expected="test_a_503_is_retried_for_idempotent_methods_only_and_a_bounded_number_of_times",
     ),
     "stats-user-renamed-in-one-place": Mistake(
         test="tests/test_pool_metrics.py",
