@@ -8,6 +8,7 @@ import csv
 import hashlib
 import re
 import secrets
+from base64 import urlsafe_b64encode
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlencode
@@ -33,6 +34,10 @@ LOADTEST_ENV = {
     # only catches a server that stalls; zero failures is the strict part of the gate.
     "LOADTEST_P95_MS": "1500",
 }
+#: The header an API key is sent in, and the shape `make api-key` prints it in (the contract,
+#: docs/generated-project.md).
+API_KEY_HEADER = "X-API-Key"
+API_KEY_FORMAT = r"[0-9a-f]{8}_[\w-]{43}"
 
 
 def case_id(preset: str, answers: Mapping[str, object]) -> str:
@@ -53,9 +58,9 @@ def blueprint(preset: str, **answers: object) -> Blueprint:
 def provision_credential(project: Blueprint, root: Path, env: Mapping[str, str]) -> dict[str, str]:
     """The credential the project's writes need, made as an operator makes it: a user by
     `make createsuperuser` from SUPERUSER_EMAIL/SUPERUSER_PASSWORD (run twice: it must be
-    idempotent), or a key by `make api-key` (its last output line). Returned as the
-    variables `make loadtest` reads (LOADTEST_EMAIL/LOADTEST_PASSWORD or LOADTEST_API_KEY),
-    which `write_headers` turns into headers; empty when auth is none."""
+    idempotent), or a key by `make api-key`. Returned as the variables `make loadtest` reads
+    (LOADTEST_EMAIL/LOADTEST_PASSWORD or LOADTEST_API_KEY), which `write_headers` turns into
+    headers; empty when auth is none."""
     derived = project.derived()
     if derived["uses_jwt"]:
         email, password = f"e2e-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(18)
@@ -64,18 +69,29 @@ def provision_credential(project: Blueprint, root: Path, env: Mapping[str, str])
             run_make(root, "createsuperuser", {**env, **account}, timeout=180)
         return {"LOADTEST_EMAIL": email, "LOADTEST_PASSWORD": password}
     if derived["uses_api_keys"]:
-        minted = run_make(root, "api-key", env, timeout=180, args=("-s", "NAME=e2e"))
-        key = minted.output.strip().splitlines()[-1]
-        assert re.fullmatch(r"[0-9a-f]{8}_[\w-]{43}", key), minted.tail()
-        return {"LOADTEST_API_KEY": key}
+        return {"LOADTEST_API_KEY": mint_api_key(root, env, "e2e")}
     return {}
+
+
+def mint_api_key(root: Path, env: Mapping[str, str], name: str) -> str:
+    """A new key for `name` from `make -s api-key`: its last output line, as the README says."""
+    minted = run_make(root, "api-key", env, timeout=180, args=("-s", f"NAME={name}"))
+    key = minted.output.strip().splitlines()[-1]
+    assert re.fullmatch(API_KEY_FORMAT, key), minted.tail()
+    return key
+
+
+def revoke_api_key(root: Path, env: Mapping[str, str], key: str) -> None:
+    """`make revoke-api-key` with the key's prefix (the part before its first "_")."""
+    prefix = key.partition("_")[0]
+    run_make(root, "revoke-api-key", env, timeout=180, args=(f"PREFIX={prefix}",))
 
 
 def write_headers(server: Server, credential: Mapping[str, str]) -> dict[str, str]:
     """The headers of a write with `credential` (provision_credential's): an access token from
     the password login, or the API key; none for auth none."""
     if "LOADTEST_API_KEY" in credential:
-        return {"X-API-Key": credential["LOADTEST_API_KEY"]}
+        return {API_KEY_HEADER: credential["LOADTEST_API_KEY"]}
     if "LOADTEST_EMAIL" not in credential:
         return {}
     form = {"username": credential["LOADTEST_EMAIL"], "password": credential["LOADTEST_PASSWORD"]}
@@ -90,16 +106,69 @@ def write_headers(server: Server, credential: Mapping[str, str]) -> dict[str, st
     return {"Authorization": f"Bearer {signed_in.body['access_token']}"}
 
 
-def assert_writes_need_a_credential(server: Server, module: str, *, bearer: bool) -> None:
-    """Without a credential a write is 401 (`WWW-Authenticate: Bearer` with users-jwt, as
-    the contract says), its body the project's JSON error, and a read is served."""
+def wrong_credentials(headers: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """Headers shaped like `headers` (a valid credential's, from `write_headers`) that the
+    service must refuse, by what is wrong with them."""
+    if API_KEY_HEADER in headers:
+        prefix = headers[API_KEY_HEADER].partition("_")[0]
+        return {
+            "an unknown key": {API_KEY_HEADER: _api_key(secrets.token_hex(4))},
+            "the key's prefix with another secret": {API_KEY_HEADER: _api_key(prefix)},
+            "not a key": {API_KEY_HEADER: "not-a-key"},
+        }
+    if "Authorization" in headers:
+        header, payload, _signature = headers["Authorization"].removeprefix("Bearer ").split(".")
+        forged = urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+        return {
+            "the token signed by someone else": {
+                "Authorization": f"Bearer {header}.{payload}.{forged}"
+            },
+            "not a token": {"Authorization": "Bearer not-a-token"},
+            "an API key instead": {API_KEY_HEADER: _api_key(secrets.token_hex(4))},
+        }
+    return {}
+
+
+def _api_key(prefix: str) -> str:
+    """A key of the minted shape (API_KEY_FORMAT) that was never minted."""
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def assert_writes_need_a_credential(
+    server: Server, module: str, headers: Mapping[str, str]
+) -> None:
+    """A write without a credential, or with a wrong one (`wrong_credentials` of the valid
+    `headers`), is 401 with a `WWW-Authenticate` challenge (`Bearer` with users-jwt, as the
+    contract says), its body the project's JSON error; a read is served without one."""
     items = f"/api/v1/{module}/items"
-    refused = server.post(items, json={"name": "anonymous", "price_cents": 1})
-    assert refused.status == 401, refused.body
-    assert isinstance(refused.body, dict) and refused.body.get("detail"), refused.body
-    if bearer:
-        assert refused.headers.get("WWW-Authenticate") == "Bearer", dict(refused.headers)
+    attempts = {"no credential": {}, **wrong_credentials(headers)}
+    for attempt, sent in attempts.items():
+        refused = server.post(items, json={"name": "refused", "price_cents": 1}, headers=sent)
+        assert refused.status == 401, (attempt, refused.status, refused.body)
+        assert isinstance(refused.body, dict) and refused.body.get("detail"), (
+            attempt,
+            refused.body,
+        )
+        challenge = refused.headers.get("WWW-Authenticate")
+        if "Authorization" in headers:
+            assert challenge == "Bearer", (attempt, dict(refused.headers))
+        else:
+            assert challenge, (attempt, dict(refused.headers))
     assert server.get(items).status == 200
+
+
+def assert_writes_are_open(server: Server, module: str) -> None:
+    """With auth none a write needs no credential, and one sent anyway (a gateway in front may
+    forward its own) is not checked: creates and updates succeed either way."""
+    items = f"/api/v1/{module}/items"
+    stray = {"Authorization": "Bearer from-the-gateway", API_KEY_HEADER: "from-the-gateway"}
+    for sent in ({}, stray):
+        created = server.post(items, json={"name": "open", "price_cents": 1}, headers=sent)
+        assert created.status == 201, (sent, created.status, created.body)
+        updated = server.patch(
+            f"{items}/{created.body['id']}", json={"price_cents": 2}, headers=sent
+        )
+        assert updated.status == 200, (sent, updated.status, updated.body)
 
 
 def aggregated_stats(root: Path) -> dict[str, str]:

@@ -2,8 +2,9 @@
 production server and the queue's worker against PostgreSQL-through-PgBouncer and Redis
 started by the harness, and a Locust run through the project's own gate.
 
-For each framework: one test per preset, and one per queue the catalog allows in each
-concurrency model that the presets do not already cover. Every case walks the whole
+For each framework: one test per preset, one per queue the catalog allows in each
+concurrency model that the presets do not already cover, and one per auth option besides the
+default (users-jwt, which all the others run). Every case walks the whole
 operations contract the same way, the way a platform team's CI drives any generated service:
 what differs between frameworks is data (`OPENAPI_PATH`), never a second test.
 """
@@ -23,14 +24,18 @@ from scalekit_gen.catalog import DECISIONS, allowed_values
 from scalekit_gen.render import render_project
 from tests.harness.project import MakeResult, ProjectEnv, Server, Worker, run_make
 from tests.integration.generated import (
+    API_KEY_HEADER,
     FRAMEWORK_CASES,
     INSTALL_TIMEOUT,
     assert_loadtest_passes,
+    assert_writes_are_open,
     assert_writes_need_a_credential,
     blueprint,
     case_id,
     migration_lock_key,
+    mint_api_key,
     provision_credential,
+    revoke_api_key,
     write_headers,
 )
 
@@ -48,6 +53,14 @@ BASES = {
     ("fastapi", "sync"): ("fastapi-sync", {}),
     ("django", "sync"): ("django-platform", {}),
     ("django", "async"): ("django-platform", {"concurrency": "async"}),
+}
+#: The preset (and answers) each auth option that no preset uses runs on, per framework: cheap
+#: ones (lean-api has no queue), spread over both concurrency models of each framework.
+AUTH_BASES = {
+    ("fastapi", "api-keys"): ("fastapi-sync", {}),
+    ("fastapi", "none"): ("lean-api", {}),
+    ("django", "api-keys"): ("django-platform", {"concurrency": "async"}),
+    ("django", "none"): ("django-platform", {}),
 }
 #: Where each framework serves its OpenAPI document.
 OPENAPI_PATH = {"fastapi": "/openapi.json", "django": "/api/v1/openapi.json"}
@@ -86,6 +99,23 @@ def _cases() -> list[Case]:
                 cache = {"cache": spare[framework].pop(0)} if spare[framework] else {}
                 cases.append((preset, {**answers, "queue": queue, **cache}))
     assert not any(spare.values()), f"cache options left without a case: {spare}"
+    return cases + _auth_cases()
+
+
+def _auth_cases() -> list[Case]:
+    """Each auth option the catalog allows a framework that none of its presets runs (all run
+    the default, users-jwt), on that option's AUTH_BASES preset."""
+    options = {
+        (framework, option)
+        for framework, presets in PRESETS.items()
+        for option in allowed_values("auth", {"framework": framework})
+        if option not in {blueprint(preset)["auth"] for preset in presets}
+    }
+    assert options == AUTH_BASES.keys(), f"AUTH_BASES must be exactly {sorted(options)}"
+    cases: list[Case] = []
+    for (framework, option), (preset, answers) in AUTH_BASES.items():
+        assert blueprint(preset)["framework"] == framework, (preset, framework)
+        cases.append((preset, {**answers, "auth": option}))
     return cases
 
 
@@ -119,6 +149,18 @@ def _crud_round_trip(server: Server, module: str, headers: dict[str, str]) -> No
     assert server.delete(f"{items}/{item_id}", headers=headers).status == 204
     assert server.get(f"{items}/{item_id}").status == 404
     assert server.post(items, json={"name": ""}, headers=headers).status == 422
+
+
+def _revoked_key_is_refused(server: Server, root: Path, env: dict[str, str], module: str) -> None:
+    """A key writes until `make revoke-api-key` revokes it, then it is refused (401) by the
+    running server (the load test's key, used from here on, is left alone)."""
+    items = f"/api/v1/{module}/items"
+    key = mint_api_key(root, env, "e2e-revoked")
+    body = {"name": "by a key about to be revoked", "price_cents": 1}
+    assert server.post(items, json=body, headers={API_KEY_HEADER: key}).status == 201
+    revoke_api_key(root, env, key)
+    refused = server.post(items, json=body, headers={API_KEY_HEADER: key})
+    assert refused.status == 401, refused.body
 
 
 def _metrics_count_every_worker(server: Server, module: str) -> None:
@@ -260,11 +302,14 @@ def test_generated_project_runs_end_to_end(
         ready = server.get("/readyz")
         assert ready.status == 200, ready.body
         assert server.get(OPENAPI_PATH[project["framework"]]).status == 200
-        if project.derived()["has_auth"]:
-            bearer = project.derived()["uses_jwt"]
-            for module in project["modules"]:
-                assert_writes_need_a_credential(server, module, bearer=bearer)
         headers = write_headers(server, credential)
+        for module in project["modules"]:
+            if project.derived()["has_auth"]:
+                assert_writes_need_a_credential(server, module, headers)
+            else:
+                assert_writes_are_open(server, module)
+        if project.derived()["uses_api_keys"]:
+            _revoked_key_is_refused(server, root, env.env, project["modules"][0])
         for module in project["modules"]:
             _crud_round_trip(server, module, headers)
         if "prometheus" in project["observability"]:
