@@ -1369,9 +1369,16 @@ def slow_queries_and_pool_metrics_are_wired(project: Rendered) -> Iterator[str]:
     if wants_exporter != (exporter is not None):
         yield f"{COMPOSE_FILE}: pgbouncer-exporter {'missing' if wants_exporter else 'unwanted'}"
     if exporter is not None:
-        string = exporter["environment"]["PGBOUNCER_EXPORTER_CONNECTION_STRING"]
-        if not string.startswith(f"postgres://{package}_stats:"):
-            yield f"{COMPOSE_FILE}: pgbouncer-exporter does not log in as {package}_stats"
+        environment = exporter["environment"]
+        string = environment["PGBOUNCER_EXPORTER_CONNECTION_STRING"]
+        if not string.startswith(f"postgres://{package}_stats@"):
+            # A password in the URL breaks on `@`, `/`, `:` or `%`: it goes in PGPASSWORD.
+            yield (
+                f"{COMPOSE_FILE}: pgbouncer-exporter does not log in as {package}_stats "
+                "with no password in its URL"
+            )
+        if "PGBOUNCER_STATS_PASSWORD" not in str(environment.get("PGPASSWORD", "")):
+            yield f"{COMPOSE_FILE}: pgbouncer-exporter's PGPASSWORD is not the stats password"
     if wants_exporter and project.derived["uses_kubernetes"]:
         containers = [
             container["name"]

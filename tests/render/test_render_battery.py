@@ -319,6 +319,14 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
         _edit("docker-compose.yml", "  pgbouncer-exporter:\n", "  pgbouncer-exporter-off:\n"),
         "slow_queries_and_pool_metrics",
     ),
+    "exporter-password-in-its-url": (
+        _edit(
+            "docker-compose.yml",
+            "postgres://acme_shop_stats@",
+            "postgres://acme_shop_stats:${PGBOUNCER_STATS_PASSWORD}@",
+        ),
+        "slow_queries_and_pool_metrics",
+    ),
     "django-setting-in-fastapi": (
         _edit(
             "docker-compose.yml", '    PORT: "8000"\n', '    PORT: "8000"\n    HTTPS_ONLY: "1"\n'
