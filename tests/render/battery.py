@@ -1415,3 +1415,25 @@ def compose_connects_as_the_separate_roles(project: Rendered) -> Iterator[str]:
     for needed in (f"CREATE ROLE {package}_migrations", f"CREATE ROLE {package}'"):
         if needed not in roles_sql:
             yield f"{ROLES_SQL} lacks {needed!r}"
+
+
+# A feature flag's copy lives in Redis only (flags/service.py): one shared copy, no process
+# keeps one of its own, so text that says a process holds, drops or refreshes its own copy, or
+# caches flags per process, is false.
+PROCESS_COPY_CLAIM = re.compile(
+    r"process(?:es)?\s+(?:holding|that hold|hold|drops?|keeps?)\s+(?:a|their|its)\s+"
+    r"(?:own\s+)?copy|per[- ]process\s+(?:flag\s+)?cache",
+    re.IGNORECASE,
+)
+
+
+@check
+def feature_flag_texts_name_the_one_copy_in_redis(project: Rendered) -> Iterator[str]:
+    """What the code, Makefile, .env files and docs say about FEATURE_FLAG_CACHE_S and flag
+    copies matches the code: Redis holds the one copy, no process a copy of its own."""
+    for relative in project.files:
+        if not relative.endswith((".py", ".md", "Makefile", ".env", ".env.example")):
+            continue
+        text = project.text(relative)
+        for match in PROCESS_COPY_CLAIM.finditer(text):
+            yield f"{relative}: {match.group(0)!r}: flags have no copy in a process, only in Redis"

@@ -333,10 +333,26 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
         ),
         "django_environment",
     ),
+    "flag-copy-per-process": (
+        _edit(
+            "src/acme_shop/flags/service.py",
+            "the old copy in Redis expires",
+            "processes holding a copy see it",
+        ),
+        "feature_flag_texts",
+    ),
 }
 
 #: Mutations of the Django render: the Django side of the shared operations files.
 DJANGO_MUTATIONS: dict[str, tuple[Mutation, str]] = {
+    "flag-admin-copy-per-process": (
+        _edit(
+            "src/acme_shop/flags/admin.py",
+            "the flag's\ncopy in Redis is dropped at once",
+            "running\nprocesses drop their copy at once",
+        ),
+        "feature_flag_texts",
+    ),
     "no-deploy-check": (
         _edit("Makefile", "manage.py check --deploy", "manage.py check"),
         "framework_commands",
