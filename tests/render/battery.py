@@ -359,6 +359,54 @@ def env_files_have_secrets_and_placeholders(project: Rendered) -> Iterator[str]:
                 yield f"{filename} {key} is not the {role} its URL holds"
 
 
+# A URL as Compose writes it: `${...}` substitutions (passwords) taken out first.
+_SUBSTITUTION = re.compile(r"\$\{[^}]*\}")
+_LOOPBACK = {"localhost", "127.0.0.1"}
+
+
+def _published_port(service: dict[str, Any], container_port: int) -> int | None:
+    """The 127.0.0.1 port Compose publishes `container_port` of `service` on."""
+    for mapping in service.get("ports") or []:
+        host_ip, _, rest = str(mapping).partition(":")
+        host_port, _, inner = rest.partition(":")
+        if host_ip == "127.0.0.1" and inner == str(container_port):
+            return int(host_port)
+    return None
+
+
+@check
+def env_points_the_host_at_composes_services(project: Rendered) -> Iterator[str]:
+    """Every service URL Compose gives the application, .env and .env.example set for the
+    host to the same service on the port Compose publishes it on (what `make services` starts
+    and `make run` uses): none left empty, which would quietly fall back to another server."""
+    services = yaml.safe_load(project.text(COMPOSE_FILE))["services"]
+    wanted: dict[str, tuple[str, int, str]] = {}  # key -> (scheme, host port, path)
+    for consumer in ("web", "migrations"):
+        for key, value in (services[consumer].get("environment") or {}).items():
+            url = urlsplit(_SUBSTITUTION.sub("", str(value)))
+            if not url.scheme or url.hostname not in services or url.port is None:
+                continue
+            port = _published_port(services[url.hostname], url.port)
+            if port is None:
+                yield f"{COMPOSE_FILE}: {url.hostname}:{url.port} ({key}) is not published"
+                continue
+            wanted[key] = (url.scheme, port, url.path)
+    for filename in (".env", ".env.example"):
+        values = dict(project.env(filename))
+        for key, (scheme, port, path) in sorted(wanted.items()):
+            url = urlsplit(values.get(key, ""))
+            if (url.scheme, url.hostname in _LOOPBACK, url.port, url.path) != (
+                scheme,
+                True,
+                port,
+                path,
+            ):
+                yield (
+                    f"{filename} {key}={values.get(key)!r}: want {scheme}://localhost:{port}"
+                    f"{path}, the service Compose gives the application"
+                )
+
+
 @check
 def env_matches_the_blueprint(project: Rendered) -> Iterator[str]:
     answers, package = project.answers, project.blueprint.package_name

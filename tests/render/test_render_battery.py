@@ -333,6 +333,18 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
         ),
         "django_environment",
     ),
+    "cache-redis-empty-in-env": (
+        _edit(".env", "REDIS_CACHE_URL=redis://localhost:6380/0", "REDIS_CACHE_URL="),
+        "env_points_the_host",
+    ),
+    "redis-on-another-port-in-env-example": (
+        _edit(
+            ".env.example",
+            "REDIS_URL=redis://localhost:6379/0",
+            "REDIS_URL=redis://localhost:6390/0",
+        ),
+        "env_points_the_host",
+    ),
     "flag-copy-per-process": (
         _edit(
             "src/acme_shop/flags/service.py",
