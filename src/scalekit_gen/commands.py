@@ -6,7 +6,7 @@ import io
 import os
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -21,6 +21,9 @@ from scalekit_gen.presets import (
     parse_set_options,
     preset_reference,
 )
+
+if TYPE_CHECKING:
+    from scalekit_gen.update import UpdateResult
 
 
 def _blueprint_for_new(
@@ -206,11 +209,7 @@ def update(
         )
     for line in result.changed_files:
         console.print(f"  {line}", highlight=False)
-    if "M .env.example" in result.changed_files:
-        console.print(
-            ".env.example changes: copy what is new into your .env (an update never touches "
-            ".env, it holds your secrets)."
-        )
+    _say_new_settings(console, result)
     if result.conflicts:
         verb = "would conflict" if dry_run else "conflict"
         console.print(
@@ -230,6 +229,30 @@ def update(
             "git merge --abort undoes the update."
         )
     return CONFLICTS if result.conflicts else 0
+
+
+def _say_new_settings(console: Console, result: UpdateResult) -> None:
+    """The settings .env.example gained, and which of them .env lacks: the project may not
+    start without them, and an update never touches .env (it holds the team's secrets)."""
+    if result.new_settings:
+        console.print(
+            f"New settings in .env.example: {', '.join(result.new_settings)} "
+            "(.env.example says what each does). Set them in every deployment's environment too.",
+            highlight=False,
+        )
+    if result.unset_settings:
+        console.print(
+            f"[yellow]Your .env does not set {', '.join(result.unset_settings)}[/yellow]: copy "
+            "them from .env.example and fill in your values (an update never touches .env, "
+            "it holds your secrets).",
+            highlight=False,
+        )
+    elif "M .env.example" in result.changed_files:
+        console.print(
+            ".env.example changes: compare it with your .env (an update never touches .env, "
+            "it holds your secrets).",
+            highlight=False,
+        )
 
 
 def _shown(value: Any) -> str:

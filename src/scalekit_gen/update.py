@@ -19,6 +19,7 @@ another (redis -> memcached) must not receive edits made to a different file.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -27,6 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from dotenv import dotenv_values
 
 from scalekit_gen import __version__
 from scalekit_gen.blueprint import Blueprint, build_blueprint, plain
@@ -41,6 +44,9 @@ from scalekit_gen.render import (
 )
 
 ANSWERS_FILE = ".copier-answers.yml"
+# Every setting the project reads, with what it does (tracked); .env holds this machine's
+# values (git-ignored), which an update never reads into a merge nor writes.
+ENV_EXAMPLE = ".env.example"
 # The first commit of projects made before the trailer existed is a pristine render too.
 LEGACY_FIRST_COMMIT = "Initial commit from scalekit "
 # The merge must not follow renames (see the module docstring) nor the user's merge tools.
@@ -69,6 +75,11 @@ class UpdateResult:
     # nothing was done. (A render that differs is merged even if the project already has
     # every change: the merge commit records the new baseline.)
     up_to_date: bool
+    # Settings the template's .env.example lists now and did not at the baseline, in its
+    # order, and those of them the project's .env (git-ignored: the merge never touches it)
+    # does not set; all of them when there is no .env.
+    new_settings: tuple[str, ...] = ()
+    unset_settings: tuple[str, ...] = ()
 
 
 def update_project(
@@ -101,6 +112,8 @@ def update_project(
             git = git.with_objects(objects)
         render = render_project(blueprint, Path(scratch, "render"), git=False, template=template)
         theirs = _commit_render(git, render.destination, parent=base)
+        new_settings = _new_settings(git, base, render.destination / ENV_EXAMPLE)
+        own = _settings(project / ".env")
         result = UpdateResult(
             project=project,
             old_version=_version_of(git, base),
@@ -111,6 +124,8 @@ def update_project(
             diff="",
             dry_run=dry_run,
             up_to_date=theirs is None,
+            new_settings=new_settings,
+            unset_settings=tuple(name for name in new_settings if name not in own),
         )
         if theirs is None:  # the template renders these answers exactly as before
             return result
@@ -382,6 +397,29 @@ def _with_changes(
     """`result` with what the merge changes (`git diff --name-status` lines as "M path")."""
     lines = tuple(" ".join(line.split("\t", 1)) for line in changed.splitlines() if line)
     return replace(result, changed_files=lines, conflicts=tuple(conflicts), diff=diff)
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def _new_settings(git: _Git, base: str, env_example: Path) -> tuple[str, ...]:
+    """The settings `env_example` (the new render's) lists that the baseline's did not."""
+    if not env_example.is_file():
+        return ()
+    shown = git.call("show", f"{base}:{ENV_EXAMPLE}")
+    before = _setting_names(shown.stdout) if shown.returncode == 0 else set()
+    now = _setting_names(env_example.read_text("utf-8"))
+    return tuple(name for name in now if name not in before)
+
+
+def _settings(path: Path) -> set[str]:
+    """The names a dotenv file sets (empty when there is none)."""
+    return set(_setting_names(path.read_text("utf-8"))) if path.is_file() else set()
+
+
+def _setting_names(text: str) -> dict[str, None]:
+    """The names a dotenv text sets, in order, as `uv run` reads it (comments are not)."""
+    return dict.fromkeys(dotenv_values(stream=io.StringIO(text)))
 
 
 # --------------------------------------------------------------------------- answers

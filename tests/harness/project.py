@@ -396,6 +396,9 @@ class ProjectEnv:
             env["DATABASE_REPLICA_URLS"] = ",".join([database_url] * self.replicas)
         if self.redis is not None and self.redis_dbs is not None:
             env["REDIS_URL"] = self.redis.url(self.redis_dbs[0])
+            # The project's .env points the cache at Compose's redis-cache (:6380), which
+            # this machine does not run: the cache shares the run's Redis, as on one machine.
+            env["REDIS_CACHE_URL"] = env["REDIS_URL"]
             env["BROKER_URL"] = self.redis.url(self.redis_dbs[1])
         if self.memcached is not None:
             env["CACHE_URL"] = f"memcached://{self.memcached.address}"

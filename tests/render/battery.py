@@ -359,6 +359,54 @@ def env_files_have_secrets_and_placeholders(project: Rendered) -> Iterator[str]:
                 yield f"{filename} {key} is not the {role} its URL holds"
 
 
+# A URL as Compose writes it: `${...}` substitutions (passwords) taken out first.
+_SUBSTITUTION = re.compile(r"\$\{[^}]*\}")
+_LOOPBACK = {"localhost", "127.0.0.1"}
+
+
+def _published_port(service: dict[str, Any], container_port: int) -> int | None:
+    """The 127.0.0.1 port Compose publishes `container_port` of `service` on."""
+    for mapping in service.get("ports") or []:
+        host_ip, _, rest = str(mapping).partition(":")
+        host_port, _, inner = rest.partition(":")
+        if host_ip == "127.0.0.1" and inner == str(container_port):
+            return int(host_port)
+    return None
+
+
+@check
+def env_points_the_host_at_composes_services(project: Rendered) -> Iterator[str]:
+    """Every service URL Compose gives the application, .env and .env.example set for the
+    host to the same service on the port Compose publishes it on (what `make services` starts
+    and `make run` uses): none left empty, which would quietly fall back to another server."""
+    services = yaml.safe_load(project.text(COMPOSE_FILE))["services"]
+    wanted: dict[str, tuple[str, int, str]] = {}  # key -> (scheme, host port, path)
+    for consumer in ("web", "migrations"):
+        for key, value in (services[consumer].get("environment") or {}).items():
+            url = urlsplit(_SUBSTITUTION.sub("", str(value)))
+            if not url.scheme or url.hostname not in services or url.port is None:
+                continue
+            port = _published_port(services[url.hostname], url.port)
+            if port is None:
+                yield f"{COMPOSE_FILE}: {url.hostname}:{url.port} ({key}) is not published"
+                continue
+            wanted[key] = (url.scheme, port, url.path)
+    for filename in (".env", ".env.example"):
+        values = dict(project.env(filename))
+        for key, (scheme, port, path) in sorted(wanted.items()):
+            url = urlsplit(values.get(key, ""))
+            if (url.scheme, url.hostname in _LOOPBACK, url.port, url.path) != (
+                scheme,
+                True,
+                port,
+                path,
+            ):
+                yield (
+                    f"{filename} {key}={values.get(key)!r}: want {scheme}://localhost:{port}"
+                    f"{path}, the service Compose gives the application"
+                )
+
+
 @check
 def env_matches_the_blueprint(project: Rendered) -> Iterator[str]:
     answers, package = project.answers, project.blueprint.package_name
@@ -1369,9 +1417,16 @@ def slow_queries_and_pool_metrics_are_wired(project: Rendered) -> Iterator[str]:
     if wants_exporter != (exporter is not None):
         yield f"{COMPOSE_FILE}: pgbouncer-exporter {'missing' if wants_exporter else 'unwanted'}"
     if exporter is not None:
-        string = exporter["environment"]["PGBOUNCER_EXPORTER_CONNECTION_STRING"]
-        if not string.startswith(f"postgres://{package}_stats:"):
-            yield f"{COMPOSE_FILE}: pgbouncer-exporter does not log in as {package}_stats"
+        environment = exporter["environment"]
+        string = environment["PGBOUNCER_EXPORTER_CONNECTION_STRING"]
+        if not string.startswith(f"postgres://{package}_stats@"):
+            # A password in the URL breaks on `@`, `/`, `:` or `%`: it goes in PGPASSWORD.
+            yield (
+                f"{COMPOSE_FILE}: pgbouncer-exporter does not log in as {package}_stats "
+                "with no password in its URL"
+            )
+        if "PGBOUNCER_STATS_PASSWORD" not in str(environment.get("PGPASSWORD", "")):
+            yield f"{COMPOSE_FILE}: pgbouncer-exporter's PGPASSWORD is not the stats password"
     if wants_exporter and project.derived["uses_kubernetes"]:
         containers = [
             container["name"]
@@ -1408,3 +1463,25 @@ def compose_connects_as_the_separate_roles(project: Rendered) -> Iterator[str]:
     for needed in (f"CREATE ROLE {package}_migrations", f"CREATE ROLE {package}'"):
         if needed not in roles_sql:
             yield f"{ROLES_SQL} lacks {needed!r}"
+
+
+# A feature flag's copy lives in Redis only (flags/service.py): one shared copy, no process
+# keeps one of its own, so text that says a process holds, drops or refreshes its own copy, or
+# caches flags per process, is false.
+PROCESS_COPY_CLAIM = re.compile(
+    r"process(?:es)?\s+(?:holding|that hold|hold|drops?|keeps?)\s+(?:a|their|its)\s+"
+    r"(?:own\s+)?copy|per[- ]process\s+(?:flag\s+)?cache",
+    re.IGNORECASE,
+)
+
+
+@check
+def feature_flag_texts_name_the_one_copy_in_redis(project: Rendered) -> Iterator[str]:
+    """What the code, Makefile, .env files and docs say about FEATURE_FLAG_CACHE_S and flag
+    copies matches the code: Redis holds the one copy, no process a copy of its own."""
+    for relative in project.files:
+        if not relative.endswith((".py", ".md", "Makefile", ".env", ".env.example")):
+            continue
+        text = project.text(relative)
+        for match in PROCESS_COPY_CLAIM.finditer(text):
+            yield f"{relative}: {match.group(0)!r}: flags have no copy in a process, only in Redis"

@@ -319,16 +319,52 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
         _edit("docker-compose.yml", "  pgbouncer-exporter:\n", "  pgbouncer-exporter-off:\n"),
         "slow_queries_and_pool_metrics",
     ),
+    "exporter-password-in-its-url": (
+        _edit(
+            "docker-compose.yml",
+            "postgres://acme_shop_stats@",
+            "postgres://acme_shop_stats:${PGBOUNCER_STATS_PASSWORD}@",
+        ),
+        "slow_queries_and_pool_metrics",
+    ),
     "django-setting-in-fastapi": (
         _edit(
             "docker-compose.yml", '    PORT: "8000"\n', '    PORT: "8000"\n    HTTPS_ONLY: "1"\n'
         ),
         "django_environment",
     ),
+    "cache-redis-empty-in-env": (
+        _edit(".env", "REDIS_CACHE_URL=redis://localhost:6380/0", "REDIS_CACHE_URL="),
+        "env_points_the_host",
+    ),
+    "redis-on-another-port-in-env-example": (
+        _edit(
+            ".env.example",
+            "REDIS_URL=redis://localhost:6379/0",
+            "REDIS_URL=redis://localhost:6390/0",
+        ),
+        "env_points_the_host",
+    ),
+    "flag-copy-per-process": (
+        _edit(
+            "src/acme_shop/flags/service.py",
+            "the old copy in Redis expires",
+            "processes holding a copy see it",
+        ),
+        "feature_flag_texts",
+    ),
 }
 
 #: Mutations of the Django render: the Django side of the shared operations files.
 DJANGO_MUTATIONS: dict[str, tuple[Mutation, str]] = {
+    "flag-admin-copy-per-process": (
+        _edit(
+            "src/acme_shop/flags/admin.py",
+            "the flag's\ncopy in Redis is dropped at once",
+            "running\nprocesses drop their copy at once",
+        ),
+        "feature_flag_texts",
+    ),
     "no-deploy-check": (
         _edit("Makefile", "manage.py check --deploy", "manage.py check"),
         "framework_commands",

@@ -325,3 +325,60 @@ def test_an_unfinished_cherry_pick_is_refused(
 
     with pytest.raises(UpdateError, match="a cherry-pick is in progress"):
         update_project(project, sets=[], template=template)
+
+
+T_ENV = "includes/env.jinja"
+NEW_SETTINGS = "# Added in template N+1.\nPAYMENTS_API_KEY=change-me\nEXPORT_BATCH_SIZE=100\n"
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=lambda v: f"dry_run={v}")
+def test_settings_new_in_env_example_are_listed_and_env_is_left_alone(
+    dry_run: bool, template_copy: Callable[[str], Path], generate: Callable[..., Path]
+) -> None:
+    """A setting the template now needs would leave the project failing at start: the update
+    names every new one, and those the team's .env lacks, and never writes .env."""
+    old, new = template_copy("template-n"), template_copy("template-n+1")
+    project = generate(old)
+    env = project / ".env"
+    assert env.is_file() and git(project, "status", "--porcelain") == ""  # .env is ignored
+    append(env, "EXPORT_BATCH_SIZE=500  # ours already\n")
+    ours = env.read_bytes()
+    edit(new / T_ENV, "LOG_LEVEL=INFO\n", f"LOG_LEVEL=INFO\n{NEW_SETTINGS}")
+
+    result = update_project(project, sets=["cache=memcached"], dry_run=dry_run, template=new)
+
+    # memcached's CACHE_URL is new too; REDIS_CACHE_URL, dropped, and the old ones are not.
+    assert set(result.new_settings) == {"PAYMENTS_API_KEY", "EXPORT_BATCH_SIZE", "CACHE_URL"}
+    assert result.new_settings.index("PAYMENTS_API_KEY") < result.new_settings.index(
+        "EXPORT_BATCH_SIZE"
+    ), "in .env.example's order"
+    assert set(result.unset_settings) == {"PAYMENTS_API_KEY", "CACHE_URL"}
+    assert env.read_bytes() == ours
+    if not dry_run:
+        assert "PAYMENTS_API_KEY=change-me" in _read(project, ".env.example")
+
+
+def test_without_a_env_every_new_setting_is_unset(
+    template_copy: Callable[[str], Path], generate: Callable[..., Path]
+) -> None:
+    old, new = template_copy("template-n"), template_copy("template-n+1")
+    project = generate(old)
+    (project / ".env").unlink()
+    edit(new / T_ENV, "LOG_LEVEL=INFO\n", f"LOG_LEVEL=INFO\n{NEW_SETTINGS}")
+
+    result = update_project(project, sets=[], template=new)
+
+    assert result.new_settings == result.unset_settings == ("PAYMENTS_API_KEY", "EXPORT_BATCH_SIZE")
+    assert not (project / ".env").exists()
+
+
+def test_an_update_without_new_settings_lists_none(
+    template_copy: Callable[[str], Path], generate: Callable[..., Path]
+) -> None:
+    old, new = template_copy("template-n"), template_copy("template-n+1")
+    project = generate(old)
+    _next_version(new)
+
+    result = update_project(project, sets=[], template=new)
+
+    assert (result.new_settings, result.unset_settings) == ((), ())

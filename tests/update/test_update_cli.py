@@ -68,7 +68,9 @@ def test_dry_run_prints_the_diff_on_stdout_and_changes_nothing(upgraded: Path) -
     assert result.exit_code == CONFLICTS, result.output
     assert result.stdout.startswith("diff --git ") and "+# template N+1" in result.stdout
     assert "cache: redis → memcached" in result.stderr
-    assert "copy what is new into your .env" in _said(result)  # memcached adds CACHE_URL
+    said = _said(result)  # memcached adds CACHE_URL, which the project's .env lacks
+    assert "New settings in .env.example: CACHE_URL " in said
+    assert "Your .env does not set CACHE_URL: copy them from .env.example" in said
     assert "nothing was written" in _said(result) and "would conflict" in _said(result)
     assert git(upgraded, "status", "--porcelain") == ""
     assert git(upgraded, "rev-parse", "HEAD") == head

@@ -10,11 +10,11 @@ installing anything itself; `missing()` says what is absent before a run starts.
 
 from __future__ import annotations
 
-import glob
 import importlib.util
 import os
 import re
 import shutil
+import subprocess
 import sys
 from functools import cache
 from pathlib import Path
@@ -26,13 +26,18 @@ MODULES = {
     "kubernetes_validate": "kubernetes-validate",
     "yaml": "pyyaml",
 }
-# The Python the integration machines provision for generated projects, tried first.
-DEFAULT_PYTHON = "/root/.pyenv/versions/3.12.1/bin/python3.12"
-PYENV_VERSIONS = "~/.pyenv/versions"
+# The projects' Pythons by preference: their oldest minor (their Dockerfile's and CI's) first.
+PROJECT_PYTHON_NAMES = ("python3.12", "python3.13", "python3.14")
+# A pyenv version directory holding a final CPython release of one of them (no dev builds,
+# no pyenv-virtualenv environments).
+PYENV_VERSION = re.compile(r"3\.(1[2-9])\.(\d+)")
+PYENV_ROOT_TIMEOUT_S = 10
 NO_PROJECT_PYTHON = (
-    "no Python >= 3.12 found for generated projects; install one (e.g. `uv python install "
-    f"3.12`, then put it on PATH) or set SCALEKIT_UV_PYTHON to one (looked at "
-    f"$SCALEKIT_UV_PYTHON, {DEFAULT_PYTHON}, {PYENV_VERSIONS}/3.1[2-9]*, python3.12 on PATH)"
+    "no Python >= 3.12 found for generated projects (looked for $SCALEKIT_UV_PYTHON, then "
+    f"{', '.join(PROJECT_PYTHON_NAMES)} on PATH, then `pyenv root`/versions/3.12.x and newer). "
+    "Install one and put it on PATH (your OS's python3.12 package, or `uv python install "
+    "3.12 --preview --default`, or `pyenv install 3.12`), or set SCALEKIT_UV_PYTHON to the "
+    "path of a python3.12 or newer"
 )
 
 
@@ -60,25 +65,52 @@ def clean_path(path: str | None) -> list[str]:
 
 
 def project_python() -> str | None:
-    """The Python >= 3.12 generated projects run on: $SCALEKIT_UV_PYTHON, else pyenv's
-    3.12.1, else the newest ~/.pyenv/versions/3.1[2-9]*, else python3.12/3.13/3.14 on PATH
-    (never a pyenv shim); None when there is none."""
+    """The Python >= 3.12 generated projects run on: $SCALEKIT_UV_PYTHON when set (None if
+    that is not executable), else the first of python3.12, 3.13, 3.14 on PATH (never a pyenv
+    shim, which may resolve to another version), else pyenv's newest 3.12.x, then 3.13.x, ...
+    under `pyenv root`; None when there is none (NO_PROJECT_PYTHON says how to get one)."""
     override = os.environ.get("SCALEKIT_UV_PYTHON")
     if override:
         return override if os.access(override, os.X_OK) else None
-    candidates = [DEFAULT_PYTHON]
-    found = glob.glob(f"{os.path.expanduser(PYENV_VERSIONS)}/3.1[2-9]*/bin/python3")
-
-    def version(path: str) -> tuple[int, ...]:
-        return tuple(int(p) for p in re.findall(r"\d+", Path(path).parent.parent.name))
-
-    candidates += sorted(set(found), key=version, reverse=True)
     search = os.pathsep.join(clean_path(os.environ.get("PATH")))
-    for name in ("python3.12", "python3.13", "python3.14"):
+    for name in PROJECT_PYTHON_NAMES:
         on_path = shutil.which(name, path=search)
         if on_path:
-            candidates.append(on_path)
-    return next((c for c in candidates if os.access(c, os.X_OK)), None)
+            return on_path
+    pyenv = shutil.which("pyenv")
+    root = _pyenv_root(pyenv) if pyenv else None
+    return _pyenv_python(Path(root)) if root else None
+
+
+@cache
+def _pyenv_root(pyenv: str) -> str | None:
+    """`pyenv root` (it honours $PYENV_ROOT); None when it fails."""
+    try:
+        done = subprocess.run(
+            [pyenv, "root"],
+            capture_output=True,
+            text=True,
+            timeout=PYENV_ROOT_TIMEOUT_S,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    root = done.stdout.strip()
+    return root if done.returncode == 0 and root else None
+
+
+def _pyenv_python(root: Path) -> str | None:
+    """The python3 of the preferred CPython >= 3.12 installed under a pyenv root: the lowest
+    minor version, its newest patch release."""
+    found: list[tuple[tuple[int, int], str]] = []
+    for version in root.glob("versions/3.*"):
+        match = PYENV_VERSION.fullmatch(version.name)
+        python = version / "bin" / "python3"
+        if match and os.access(python, os.X_OK):
+            minor, patch = int(match.group(1)), int(match.group(2))
+            found.append(((minor, -patch), str(python)))
+    return min(found)[1] if found else None
 
 
 def missing() -> list[str]:
