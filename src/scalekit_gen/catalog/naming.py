@@ -125,7 +125,7 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
     dramatiq engineio environ fastapi flask flask_cors flask_login frozenlist gevent
     geventhttpclient google greenlet grimp gunicorn h11 httpcore httpcore2 httptools httpx
     httpx2 hypothesis idna importlib_metadata importlinter iniconfig itsdangerous jinja2 jwt
-    kombu locust mako markdown_it markupsafe mdurl msgpack multidict mypy
+    kombu limits locust mako markdown_it markupsafe mdurl msgpack multidict mypy
     mypy_django_plugin mypy_extensions mypyc ninja opentelemetry orjson packaging pathspec
     pendulum periodiq pika pluggy prometheus_client prompt_toolkit propcache psutil psycopg
     psycopg_binary psycopg_pool py pycparser pycron pydantic pydantic_core pydantic_settings
