@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from scalekit_gen.blueprint import build_blueprint
+from scalekit_gen.blueprint import AnswerLayer, build_blueprint
 from scalekit_gen.cli import app
 from scalekit_gen.matrix import checks, run, selection, space
 from scalekit_gen.matrix.checks import CHECKS, Project, check_project
 from scalekit_gen.paths import template_dir
-from scalekit_gen.presets import load_answers
+from scalekit_gen.presets import load_answers, load_preset
 from scalekit_gen.render import render_project
 
 from .support import blueprint_for
@@ -198,3 +198,44 @@ def test_the_reproduce_command_renders_the_same_blueprint(
     assert result.exit_code == 0, result.output
     rendered = load_answers(tmp_path / command[2] / ".copier-answers.yml")
     assert space.row_of(build_blueprint([rendered]).answers) == row
+
+
+# --------------------------------------------------------------------------- the longest names
+
+# A package-bearing import written on one line: it fits an ordinary package (`matrix`) and
+# overflows ruff's 100 columns with the longest one the catalog accepts.
+ERRORS = "project/{{ fastapi_only }}/src/{{ package }}/core/errors.py.jinja"
+EXPLODED_IMPORT = "from {{ package }}.core.outbound import (\n    DownstreamUnavailable,\n)\n"
+ONE_LINE_IMPORT = "from {{ package }}.core.outbound import DownstreamUnavailable\n"
+
+
+@pytest.mark.parametrize(
+    "preset", ["fastapi-async", "django-platform"], ids=lambda name: f"preset={name}"
+)
+def test_the_longest_names_pass_every_static_check(preset: str, tmp_path: Path) -> None:
+    """Each framework's fullest preset, named as the matrix names every row."""
+    names = AnswerLayer("longest names", space.LONGEST_NAMES)
+    blueprint = build_blueprint([*load_preset(preset), names])
+    render_project(blueprint, tmp_path / "p", git=False)
+    assert check_project(tmp_path / "p") == []
+
+
+def test_a_line_too_long_for_the_longest_names_fails_the_matrix(tmp_path: Path) -> None:
+    template = tmp_path / "templates"
+    shutil.copytree(template_dir(), template)
+    path = template / ERRORS
+    text = path.read_text("utf-8")
+    assert EXPLODED_IMPORT in text, f"{ERRORS} changed: the mutation needs updating"
+    path.write_text(text.replace(EXPLODED_IMPORT, ONE_LINE_IMPORT), "utf-8")
+    row = space.row_of(blueprint_for().answers)  # FastAPI: the defaults
+
+    outcome = run.check_row(1, row, tmp_path / "work", template)
+    assert {"ruff-check", "ruff-format"} <= set(outcome.failed_checks), outcome.problems
+    assert all("core/errors.py" in problem.message for problem in outcome.problems)
+    # The same template passes with an ordinary name: only the longest names catch it.
+    ordinary = tmp_path / "ordinary"
+    render_project(space.blueprint_of(row), ordinary, git=False, template=template)
+    assert ONE_LINE_IMPORT.replace("{{ package }}", "matrix") in (
+        ordinary / "src/matrix/core/errors.py"
+    ).read_text("utf-8")
+    assert check_project(ordinary) == []

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from scalekit_gen.blueprint import AnswerLayer, build_blueprint
-from scalekit_gen.catalog import DECISIONS, Kind
+from scalekit_gen.catalog import DECISIONS, Kind, naming
 from scalekit_gen.errors import BlueprintError, MatrixError
 from scalekit_gen.matrix import cover, selection, space
 from scalekit_gen.matrix.space import AXES, AXIS_KEYS, row_of
@@ -154,3 +154,22 @@ def test_selection_order_filters_then_covers_then_shards() -> None:
         selection.choose(strength=0)
     with pytest.raises(MatrixError, match="--all"):
         selection.choose(everything=True, strength=2)
+
+
+def test_the_matrix_names_are_the_longest_the_catalog_accepts() -> None:
+    name = space.LONGEST_NAMES["project_name"]
+    modules = space.LONGEST_NAMES["modules"]
+    assert naming.project_name_problem(name) is None
+    slug = naming.slugify(name)
+    assert len(slug) == naming.MAX_SLUG_LENGTH
+    assert naming.project_name_problem(name + "x") is not None  # one more is refused
+    # A leading digit makes the package `svc_<slug>`, longer than any other slug's package.
+    assert naming.package_name(slug) == f"svc_{slug.replace('-', '_')}"
+    assert len(modules) >= 2  # what lists or crosses modules needs a second one
+    for module in modules:
+        assert naming.module_name_problem(module) is None
+        assert len(module) == naming.MAX_MODULE_NAME_LENGTH
+        assert naming.module_name_problem(module + "x") is not None
+    blueprint = space.blueprint_of(VALID[0], space.LONGEST_NAMES)
+    assert blueprint.answers["project_name"] == name
+    assert list(blueprint.answers["modules"]) == modules

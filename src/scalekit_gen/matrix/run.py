@@ -1,8 +1,9 @@
 """Render rows and check them statically, in parallel, keeping what fails.
 
-Each row is rendered with `render_project` (exactly what `scalekit new` writes, without git)
-into the work directory and checked (`checks.check_project`). A row that passes is deleted;
-a failing one stays where it was rendered, with the answers that reproduce it beside it
+Each row is rendered with `render_project` (exactly what `scalekit new` writes, without git),
+named with the longest names the catalog accepts (`space.LONGEST_NAMES`), into the work
+directory and checked (`checks.check_project`). A row that passes is deleted; a failing one
+stays where it was rendered, with the answers that reproduce it beside it
 (`<id>.answers.yml`, readable by `scalekit new --answers`), and its `Outcome` carries the
 one-line command that renders it again.
 """
@@ -21,10 +22,8 @@ from ruamel.yaml import YAML
 
 from scalekit_gen.errors import ScalekitError
 from scalekit_gen.matrix.checks import Problem, check_project
-from scalekit_gen.matrix.space import Row, blueprint_of, row_id
+from scalekit_gen.matrix.space import LONGEST_NAMES, Row, blueprint_of, row_id
 from scalekit_gen.render import render_project
-
-PROJECT_NAME = "matrix"
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ class Outcome:
 def write_answers(path: Path, row: Row) -> None:
     yaml = YAML()
     yaml.default_flow_style = False
-    data = blueprint_of(row, PROJECT_NAME).copier_data
+    data = blueprint_of(row, LONGEST_NAMES).copier_data
     with path.open("w", encoding="utf-8") as out:
         out.write(f"# scalekit matrix: {row_id(row)}\n")
         yaml.dump(data, out)
@@ -76,7 +75,7 @@ def check_row(number: int, row: Row, workdir: Path, template: Path | None = None
     """Render one row into `workdir/<number>` and check it; keep it only if it fails."""
     started = time.monotonic()
     dest = workdir / f"{number:05d}"
-    blueprint = blueprint_of(row, PROJECT_NAME)
+    blueprint = blueprint_of(row, LONGEST_NAMES)
     try:
         render_project(blueprint, dest, git=False, template=template)
     except ScalekitError as error:

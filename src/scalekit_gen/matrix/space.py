@@ -2,10 +2,11 @@
 
 A row gives a value to every axis: each choice decision of the catalog, the observability
 subset (one value per subset, `none` for the empty one) and read replicas as 0 or
-`SOME_REPLICAS`. The free-form decisions (project name, modules, owners, target users, peak
-RPS) keep their catalog defaults: they have no options to enumerate (docs/matrix.md says what
-that leaves uncovered). A decision that does not apply to a row (the broker without a queue)
-holds None there, so `queue=none` is one row, not one per broker.
+`SOME_REPLICAS`. The free-form decisions have no options to enumerate: the project name and
+the modules are the longest the catalog accepts when the matrix renders (`LONGEST_NAMES`),
+owners, target users and peak RPS keep their defaults (docs/matrix.md says what that leaves
+uncovered). A decision that does not apply to a row (the broker without a queue) holds None
+there, so `queue=none` is one row, not one per broker.
 
 A row is valid exactly when `build_blueprint` accepts its answers: the enumeration asks the
 catalog's own rules (`rule_violations` on the completed answers, as `build_blueprint` does),
@@ -110,8 +111,22 @@ def row_of(answers: Mapping[str, Any]) -> Row:
     return tuple(out)
 
 
-def blueprint_of(row: Row, project_name: str = "matrix") -> Blueprint:
-    return build_blueprint([AnswerLayer(SOURCE, {"project_name": project_name, **answers_of(row)})])
+# The names a rendered row gets: the longest the catalog accepts (catalog/naming.py), so a
+# template line that fits them fits every project. A slug of MAX_SLUG_LENGTH that starts with
+# a digit makes the longest package (`svc_9_…`, 4 longer); two modules of
+# MAX_MODULE_NAME_LENGTH, because what lists or crosses modules (the worker, the API registry,
+# tests importing another module) needs a second. tests/unit/test_matrix_space.py checks
+# that each is at its limit. Ordinary names are what the render tests use.
+LONGEST_NAMES: dict[str, Any] = {
+    "project_name": "9-acme-payments-reconciliation-settlement-service-eu",
+    "modules": ["payments_reconciliation_batch", "customer_notification_setting"],
+}
+
+
+def blueprint_of(row: Row, names: Mapping[str, Any] | None = None) -> Blueprint:
+    """The row's blueprint, named by `names` (project_name, modules; "matrix" if none)."""
+    given = {"project_name": "matrix", **(names or {}), **answers_of(row)}
+    return build_blueprint([AnswerLayer(SOURCE, given)])
 
 
 def _rows(prefix: dict[str, Any], index: int) -> Iterator[Row]:
