@@ -166,6 +166,31 @@ class _Reader:
             names |= {m.group(1) for m in _YIELD.finditer(name)}
         return frozenset(names)
 
+    def branch_variables(self, name: str) -> frozenset[str]:
+        """The names a template (and what it includes) tests: in `{% if %}`, `{% elif %}`
+        and `x if c else y` (`plan.x` for an attribute of a STRUCTURED one). What a template
+        only prints changes values in its text, never which parts of it are there."""
+        found: set[str] = set()
+        seen: set[str] = set()
+        todo = [name]
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            ast = self.env.parse((self.root / current).read_text("utf-8"))
+            for node in ast.find_all((nodes.If, nodes.CondExpr)):
+                assert isinstance(node, nodes.If | nodes.CondExpr)
+                if node.test is None:
+                    continue
+                for used in node.test.find_all(nodes.Name):
+                    found.add(used.name)
+                for attribute in node.test.find_all(nodes.Getattr):
+                    if isinstance(attribute.node, nodes.Name) and attribute.node.name in STRUCTURED:
+                        found.add(f"{attribute.node.name}.{attribute.attr}")
+            todo += self._own(current)[1]
+        return frozenset(found)
+
     def path_variables(self, path: str) -> frozenset[str]:
         found: set[str] = set()
         for part in path.split("/"):
@@ -314,11 +339,25 @@ class Proof:
         return sum(self.renderings.values())
 
 
-def analyse(template: Path) -> dict[str, tuple[str, ...]]:
-    """Each file of `template` with the axes its rendering depends on (about 20 s)."""
+@dataclass(frozen=True)
+class Analysis:
+    files: list[TemplateFile]
+    bound: frozenset[str]  # names templates bind themselves
+    variables: dict[str, frozenset[str]]  # context variable -> the axes it depends on
+    axes: dict[str, tuple[str, ...]]  # file -> the axes its rendering depends on
+
+
+def analysis(template: Path) -> Analysis:
+    """The template's files, what each reads, and the axes each depends on (about 20 s)."""
     files, bound = template_files(template)
     rows = space.valid_rows()
-    return file_axes(files, variable_axes(cover.cover(rows, 2), rows), bound)
+    variables = variable_axes(cover.cover(rows, 2), rows)
+    return Analysis(files, bound, variables, file_axes(files, variables, bound))
+
+
+def analyse(template: Path) -> dict[str, tuple[str, ...]]:
+    """Each file of `template` with the axes its rendering depends on (about 20 s)."""
+    return analysis(template).axes
 
 
 def prove(rows: Sequence[Row], axes: Mapping[str, tuple[str, ...]]) -> Proof:
