@@ -166,30 +166,75 @@ class _Reader:
             names |= {m.group(1) for m in _YIELD.finditer(name)}
         return frozenset(names)
 
-    def branch_variables(self, name: str) -> frozenset[str]:
-        """The names a template (and what it includes) tests: in `{% if %}`, `{% elif %}`
-        and `x if c else y` (`plan.x` for an attribute of a STRUCTURED one). What a template
-        only prints changes values in its text, never which parts of it are there."""
-        found: set[str] = set()
-        seen: set[str] = set()
-        todo = [name]
-        while todo:
-            current = todo.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            ast = self.env.parse((self.root / current).read_text("utf-8"))
-            for node in ast.find_all((nodes.If, nodes.CondExpr)):
-                assert isinstance(node, nodes.If | nodes.CondExpr)
-                if node.test is None:
-                    continue
-                for used in node.test.find_all(nodes.Name):
-                    found.add(used.name)
-                for attribute in node.test.find_all(nodes.Getattr):
-                    if isinstance(attribute.node, nodes.Name) and attribute.node.name in STRUCTURED:
-                        found.add(f"{attribute.node.name}.{attribute.attr}")
-            todo += self._own(current)[1]
-        return frozenset(found)
+    def branches(self, name: str) -> set[frozenset[str]]:
+        """The names each branch of a template depends on: for every `{% if %}` (and
+        `elif`, `else`) and `x if c else y`, the names its test reads and the tests of the
+        branches around it, through includes (`plan.x` for an attribute of a STRUCTURED
+        one). A branch is taken or not as these names decide; what a template only prints
+        changes values in its text, never which parts of it are there."""
+        found: set[frozenset[str]] = set()
+        seen: set[tuple[str, frozenset[str]]] = set()
+
+        def tested(test: nodes.Node) -> set[str]:
+            # find_all walks below a node: the test itself may be the name.
+            parts = [test, *test.find_all((nodes.Getattr, nodes.Name))]
+            attributes = {
+                (part.node.name, part.attr)
+                for part in parts
+                if isinstance(part, nodes.Getattr)
+                and isinstance(part.node, nodes.Name)
+                and part.node.name in STRUCTURED
+            }
+            names = {f"{name}.{attribute}" for name, attribute in attributes}
+            by_attribute = {name for name, _ in attributes}
+            return names | {
+                part.name
+                for part in parts
+                if isinstance(part, nodes.Name) and part.name not in by_attribute
+            }
+
+        def visit(node: nodes.Node, around: frozenset[str]) -> None:
+            if isinstance(node, nodes.If | nodes.CondExpr) and node.test is not None:
+                inside = around | tested(node.test)
+                found.add(inside)
+                visit(node.test, around)
+                branches = (
+                    [node.expr1, node.expr2]
+                    if isinstance(node, nodes.CondExpr)
+                    else [*node.body, *node.elif_, *node.else_]
+                )
+                for child in branches:
+                    if child is not None:
+                        visit(child, inside)
+                return
+            if isinstance(node, nodes.Include | nodes.Import | nodes.FromImport):
+                template(node, around)
+            for child in node.iter_child_nodes():
+                visit(child, around)
+
+        def template(node: nodes.Node, around: frozenset[str]) -> None:
+            assert isinstance(node, nodes.Include | nodes.Import | nodes.FromImport)
+            target = node.template
+            if isinstance(target, nodes.Const) and isinstance(target.value, str):
+                names = [target.value]
+            else:
+                pattern = _name_pattern(target)
+                names = [t for t in self.templates if pattern and pattern.fullmatch(t)]
+            # Which template a dynamic name includes is a branch on the names it reads.
+            chosen_by = around | tested(target) if names[1:] else around
+            if chosen_by != around:
+                found.add(chosen_by)
+            for included in names:
+                walk(included, chosen_by)
+
+        def walk(current: str, around: frozenset[str]) -> None:
+            if (current, around) in seen:
+                return
+            seen.add((current, around))
+            visit(self.env.parse((self.root / current).read_text("utf-8")), around)
+
+        walk(name, frozenset())
+        return found
 
     def path_variables(self, path: str) -> frozenset[str]:
         found: set[str] = set()

@@ -34,6 +34,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -181,17 +182,20 @@ class Plan:
         return sum(len(keys) for keys in self.units.values())
 
 
-def _projector(group: tuple[int, ...]) -> Callable[[Row], tuple[Any, ...]]:
-    return lambda row: tuple(row[i] for i in group)
+def _projector(group: tuple[int, ...]) -> Callable[[Row], Any]:
+    """A row's values on the group's axes, as one hashable (itemgetter's, for speed)."""
+    if not group:
+        return lambda row: ()
+    return itemgetter(*group)
 
 
 def _representatives(
     rows: Sequence[Row], groups: Iterable[tuple[int, ...]]
-) -> dict[tuple[int, ...], dict[tuple[Any, ...], Row]]:
+) -> dict[tuple[int, ...], dict[Any, Row]]:
     """For each group of axes, one row per distinct value of it among `rows`, reusing rows
     chosen for earlier (larger) groups where they hold the value."""
     chosen: dict[Row, None] = {}
-    out: dict[tuple[int, ...], dict[tuple[Any, ...], Row]] = {}
+    out: dict[tuple[int, ...], dict[Any, Row]] = {}
     for group in sorted(set(groups), key=lambda g: (-len(g), g)):
         project = _projector(group)
         held = {project(row): row for row in reversed(chosen)}
@@ -228,31 +232,32 @@ def plan(
 ) -> Plan:
     """Which row renders which file: one per distinct key of each file among `rows`."""
     reader = distinct._Reader(template)
-    every_axis = set(AXIS_KEYS)
+    # A file depending on every axis that varies prints every answer (an axis with one
+    # value, like the database today, changes nothing).
+    valid = space.valid_rows()
+    varying = {key for i, key in enumerate(AXIS_KEYS) if len({row[i] for row in valid}) > 1}
     ruff = ruff_variables(template, reader)
-    printing, key_variables = [], {}
+    printing: dict[str, list[tuple[int, ...]]] = {}
+    key_variables = {}
     for file in found.files:
-        if set(found.axes[file.path]) == every_axis:
-            printing.append(file.path)
-            names: set[str] = set(reader.branch_variables(_project_source(file.path)))
-            names |= reader.path_variables(file.path) - {distinct.COPIER_ANSWERS}
-        else:
-            names = set(file.variables)
+        if set(found.axes[file.path]) >= varying:
+            # Every branch taken and not taken: a row per value of each branch's axes.
+            # Their paths are constant (the answers file) or one per decision record
+            # (`yield`), each record's file a function of its record alone.
+            printing[file.path] = [
+                _axes_of(found, names) for names in reader.branches(_project_source(file.path))
+            ]
+            continue
+        names = set(file.variables)
         if _is_python(file.path):
             names |= ruff
         known = {name for name in names if name in found.variables}
         # `plan` read whole where an attribute of it would do: the attributes are finer.
         key_variables[file.path] = tuple(sorted(known))
-    group_of = {
-        path: tuple(
-            i
-            for i, key in enumerate(AXIS_KEYS)
-            if any(key in found.variables[name] for name in names)
-        )
-        for path, names in key_variables.items()
-    }
-    representatives = _representatives(rows, group_of.values())
-    needed = sorted({row for held in representatives.values() for row in held.values()})
+    group_of = {path: _axes_of(found, names) for path, names in key_variables.items()}
+    printed = [group for groups in printing.values() for group in groups]
+    representatives = _representatives(rows, [*group_of.values(), *printed])
+    needed = sorted({row for group in group_of.values() for row in representatives[group].values()})
     names = sorted({name for keys in key_variables.values() for name in keys})
     assert all(name.partition(".")[0] in STRUCTURED or "." not in name for name in names)
     fingerprints: dict[Row, tuple[str, ...]] = {}
@@ -277,12 +282,23 @@ def plan(
         row = next((r for r in held if r in rendering), held[0])
         rendering[row].append(path)
         units[path][key] = row
-    # The printing files also print every value of every axis at least once.
-    for row in cover.cover(rows, 1):
-        for path in printing:
-            if path not in rendering[row]:
-                rendering[row].append(path)
-    return Plan(printing, key_variables, dict(units), dict(rendering), len(needed))
+    # The printing files: every branch's values, and every value of every axis printed.
+    for path, groups in printing.items():
+        held = {row for group in groups for row in representatives[group].values()}
+        for row in sorted(held | set(cover.cover(rows, 1))):
+            rendering[row].append(path)
+            units[path][(row_id(row),)] = row
+    return Plan(sorted(printing), key_variables, dict(units), dict(rendering), len(needed))
+
+
+def _axes_of(found: Analysis, names: Iterable[str]) -> tuple[int, ...]:
+    """The axes (indexes) the values of `names` depend on; names that are no context
+    variable (a loop's item, a name a template sets) add none."""
+    return tuple(
+        i
+        for i, key in enumerate(AXIS_KEYS)
+        if any(key in found.variables.get(name, ()) for name in names)
+    )
 
 
 class _pool:
