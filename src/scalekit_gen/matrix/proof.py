@@ -41,6 +41,7 @@ from typing import Any
 from copier._main import Worker
 
 from scalekit_gen import __version__
+from scalekit_gen.blueprint import plain
 from scalekit_gen.matrix import checks, cover, distinct, space
 from scalekit_gen.matrix.checks import Problem, Project
 from scalekit_gen.matrix.distinct import PROJECT, STRUCTURED, Analysis
@@ -216,7 +217,7 @@ def _fingerprint_chunk(rows: list[Row], names: list[str]) -> list[tuple[str, ...
         for name in names:
             head, _, attribute = name.partition(".")
             value = vocabulary[head][attribute] if attribute else vocabulary[name]
-            text = json.dumps(distinct.plain(value), sort_keys=True, default=str)
+            text = json.dumps(plain(value), sort_keys=True, default=str)
             values.append(hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest())
         out.append(tuple(values))
     return out
@@ -258,17 +259,17 @@ def plan(
     printed = [group for groups in printing.values() for group in groups]
     representatives = _representatives(rows, [*group_of.values(), *printed])
     needed = sorted({row for group in group_of.values() for row in representatives[group].values()})
-    names = sorted({name for keys in key_variables.values() for name in keys})
-    assert all(name.partition(".")[0] in STRUCTURED or "." not in name for name in names)
+    read = sorted({name for keys in key_variables.values() for name in keys})
+    assert all(name.partition(".")[0] in STRUCTURED or "." not in name for name in read)
     fingerprints: dict[Row, tuple[str, ...]] = {}
     chunks = [needed[i : i + CHUNK * 10] for i in range(0, len(needed), CHUNK * 10)]
     with _pool(jobs) as pool:
         for chunk, values in zip(
-            chunks, pool.map(_fingerprint_chunk, chunks, [names] * len(chunks)), strict=True
+            chunks, pool.map(_fingerprint_chunk, chunks, [read] * len(chunks)), strict=True
         ):
             fingerprints.update(zip(chunk, values, strict=True))
             progress("reading variables", len(fingerprints), len(needed))
-    position = {name: i for i, name in enumerate(names)}
+    position = {name: i for i, name in enumerate(read)}
     candidates: dict[tuple[str, tuple[str, ...]], list[Row]] = defaultdict(list)
     for path, keys in key_variables.items():
         indexes = [position[name] for name in keys]
@@ -284,8 +285,8 @@ def plan(
         units[path][key] = row
     # The printing files: every branch's values, and every value of every axis printed.
     for path, groups in printing.items():
-        held = {row for group in groups for row in representatives[group].values()}
-        for row in sorted(held | set(cover.cover(rows, 1))):
+        branch_rows = {row for group in groups for row in representatives[group].values()}
+        for row in sorted(branch_rows | set(cover.cover(rows, 1)), key=row_id):
             rendering[row].append(path)
             units[path][(row_id(row),)] = row
     return Plan(sorted(printing), key_variables, dict(units), dict(rendering), len(needed))
