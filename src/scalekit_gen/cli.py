@@ -254,7 +254,12 @@ def matrix(
         typer.Option("--static", help="Render each chosen blueprint and run the static checks."),
     ] = False,
     everything: Annotated[
-        bool, typer.Option("--all", help="Choose every valid blueprint (after the filters).")
+        bool,
+        typer.Option(
+            "--all",
+            help="Choose every valid blueprint (after the filters); with --static, prove "
+            "them all by checking every distinct rendering of every file once.",
+        ),
     ] = False,
     pairwise: Annotated[
         bool,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import shlex
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -311,6 +312,13 @@ def matrix(
         raise MatrixError("--static needs " + "; ".join(missing))
     if workdir is None:
         workdir = Path(tempfile.mkdtemp(prefix="scalekit-matrix-"))
+    if everything:
+        if shard or junit or report:
+            raise MatrixError(
+                "--static --all proves every file rendering at once: leave out "
+                "--shard/--junit/--report (they are for chosen blueprints)"
+            )
+        return ids, _matrix_proof(console, chosen.rows, workdir, jobs, template)
     failed: list[run.Outcome] = []
     with Progress(
         "[progress.description]{task.description}",
@@ -362,3 +370,69 @@ def matrix(
         highlight=False,
     )
     return ids, 0
+
+
+def _matrix_proof(
+    console: Console, rows: list[Any], workdir: Path, jobs: int, template: Path | None
+) -> int:
+    """`scalekit matrix --static --all`: every distinct rendering of every file, checked."""
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from scalekit_gen.matrix import proof
+    from scalekit_gen.paths import template_dir
+
+    failures: list[proof.Failure] = []
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("analysing the template", total=None)
+
+        def heard(phase: str, done: int, total: int) -> None:
+            description = f"{phase}, {len(failures)} failed"
+            progress.update(task, description=description, completed=done, total=total)
+
+        def failed(failure: proof.Failure) -> None:
+            failures.append(failure)
+            document = failure.document
+            console.print(
+                f"[red]FAILED[/red] {escape(document.path)} (from {escape(document.source)}) "
+                f"in {escape(failure.id)}",
+                highlight=False,
+            )
+            console.print(f"  reproduce: {failure.reproduce}", highlight=False, markup=False)
+            console.print(f"  kept file: {document.where}", highlight=False, markup=False)
+            for problem in failure.problems[:MATRIX_SHOWN_PROBLEMS]:
+                console.print(f"  {str(problem)[:600]}", highlight=False, markup=False)
+            progress.update(task, description=f"checking files, {len(failures)} failed")
+
+        result = proof.prove(
+            rows,
+            workdir,
+            template=template or template_dir(),
+            own_template=template is None,
+            jobs=jobs,
+            progress=heard,
+            on_failure=failed,
+        )
+    for problem in result.problems:
+        console.print(f"[red]FAILED[/red] {escape(str(problem)[:1000])}", highlight=False)
+    counts = (
+        f"{result.blueprints:,} blueprints, {result.files} template files, "
+        f"{result.distinct:,} distinct file renderings from {result.rows_rendered:,} "
+        f"blueprints, {result.documents:,} distinct files checked ({result.seconds:.0f} s)"
+    )
+    if result.failures or result.problems:
+        console.print(
+            f"[red]{len(result.failures)} of {result.documents:,} files failed[/red]: {counts}; "
+            f"failing files kept in {escape(str(workdir))}",
+            highlight=False,
+        )
+        return MATRIX_FAILED
+    shutil.rmtree(workdir / "files", ignore_errors=True)
+    console.print(f"[green]every file rendering passed[/green]: {counts}", highlight=False)
+    return 0

@@ -116,3 +116,21 @@ def test_files_that_do_not_depend_on_a_decision_render_the_same_without_it(
         path for path in rendered_from if path not in SECRETS and one.get(path) != two.get(path)
     ]
     assert not changed, f"{changed} changed with {key} but the analysis says they do not read it"
+
+
+def test_branches_name_what_decides_each_branch(tmp_path: Path) -> None:
+    """What the proof keys the files that print every answer by: each `if` with the tests
+    around it, the name a dynamic include is chosen by, and the tests inside what it
+    includes; printed names decide nothing."""
+    (tmp_path / "project").mkdir()
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "project/x.jinja").write_text(
+        "{{ printed }}{% if a %}{% if b %}x{% else %}{{ 'y' if c else 'z' }}{% endif %}{% endif %}"
+        "{% if plan.consequences %}{% endif %}"
+        '{% include "inc/" ~ d ~ ".jinja" %}'
+    )
+    (tmp_path / "inc/one.jinja").write_text("{% if e %}1{% endif %}")
+    (tmp_path / "inc/two.jinja").write_text("2")
+    found = distinct._Reader(tmp_path).branches("project/x.jinja")
+    expected = [{"a"}, {"a", "b"}, {"a", "b", "c"}, {"plan.consequences"}, {"d"}, {"d", "e"}]
+    assert found == {frozenset(names) for names in expected}

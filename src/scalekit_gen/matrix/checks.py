@@ -50,6 +50,8 @@ NOT_SETTINGS = frozenset(
 # A listed setting: `NAME=value`, or `# NAME=value` for one that is optional and off.
 _LISTED = re.compile(r"^(?:#\s*)?([A-Z][A-Z0-9_]*)=", re.MULTILINE)
 OUTPUT_TAIL = 3000
+_REFORMAT = "Would reformat: "
+_RUFF_LINE = re.compile(r"^[^:\s][^:]*\.py:\d+:\d+: ")
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,19 @@ def _ruff(project: Project, name: str, argv: list[str]) -> Iterator[Problem]:
         text=True,
         check=False,
     )
-    if done.returncode != 0:
+    if done.returncode == 0:
+        return
+    # One problem per file ruff names (`path:line:col: CODE message`, `Would reformat: path`),
+    # so a run over many files says which failed; anything else as ruff said it.
+    per_file: dict[str, list[str]] = {}
+    for line in done.stdout.splitlines():
+        path = line.removeprefix(_REFORMAT).partition(":")[0].strip()
+        if path.endswith(".py") and (line.startswith(_REFORMAT) or _RUFF_LINE.match(line)):
+            per_file.setdefault(path.removeprefix("./"), []).append(line)
+    for path, lines in per_file.items():
+        message = f"`ruff {' '.join(argv)}` fails:\n" + "\n".join(lines)
+        yield Problem(name, path, message[-OUTPUT_TAIL:])
+    if not per_file:
         output = (done.stdout + done.stderr).strip()
         yield Problem(name, "", f"`ruff {' '.join(argv)}` fails:\n{output[-OUTPUT_TAIL:]}")
 

@@ -166,6 +166,76 @@ class _Reader:
             names |= {m.group(1) for m in _YIELD.finditer(name)}
         return frozenset(names)
 
+    def branches(self, name: str) -> set[frozenset[str]]:
+        """The names each branch of a template depends on: for every `{% if %}` (and
+        `elif`, `else`) and `x if c else y`, the names its test reads and the tests of the
+        branches around it, through includes (`plan.x` for an attribute of a STRUCTURED
+        one). A branch is taken or not as these names decide; what a template only prints
+        changes values in its text, never which parts of it are there."""
+        found: set[frozenset[str]] = set()
+        seen: set[tuple[str, frozenset[str]]] = set()
+
+        def tested(test: nodes.Node) -> set[str]:
+            # find_all walks below a node: the test itself may be the name.
+            parts = [test, *test.find_all((nodes.Getattr, nodes.Name))]
+            attributes = {
+                (part.node.name, part.attr)
+                for part in parts
+                if isinstance(part, nodes.Getattr)
+                and isinstance(part.node, nodes.Name)
+                and part.node.name in STRUCTURED
+            }
+            names = {f"{name}.{attribute}" for name, attribute in attributes}
+            by_attribute = {name for name, _ in attributes}
+            return names | {
+                part.name
+                for part in parts
+                if isinstance(part, nodes.Name) and part.name not in by_attribute
+            }
+
+        def visit(node: nodes.Node, around: frozenset[str]) -> None:
+            if isinstance(node, nodes.If | nodes.CondExpr) and node.test is not None:
+                inside = around | tested(node.test)
+                found.add(inside)
+                visit(node.test, around)
+                branches = (
+                    [node.expr1, node.expr2]
+                    if isinstance(node, nodes.CondExpr)
+                    else [*node.body, *node.elif_, *node.else_]
+                )
+                for child in branches:
+                    if child is not None:
+                        visit(child, inside)
+                return
+            if isinstance(node, nodes.Include | nodes.Import | nodes.FromImport):
+                template(node, around)
+            for child in node.iter_child_nodes():
+                visit(child, around)
+
+        def template(node: nodes.Node, around: frozenset[str]) -> None:
+            assert isinstance(node, nodes.Include | nodes.Import | nodes.FromImport)
+            target = node.template
+            if isinstance(target, nodes.Const) and isinstance(target.value, str):
+                names = [target.value]
+            else:
+                pattern = _name_pattern(target)
+                names = [t for t in self.templates if pattern and pattern.fullmatch(t)]
+            # Which template a dynamic name includes is a branch on the names it reads.
+            chosen_by = around | tested(target) if names[1:] else around
+            if chosen_by != around:
+                found.add(chosen_by)
+            for included in names:
+                walk(included, chosen_by)
+
+        def walk(current: str, around: frozenset[str]) -> None:
+            if (current, around) in seen:
+                return
+            seen.add((current, around))
+            visit(self.env.parse((self.root / current).read_text("utf-8")), around)
+
+        walk(name, frozenset())
+        return found
+
     def path_variables(self, path: str) -> frozenset[str]:
         found: set[str] = set()
         for part in path.split("/"):
@@ -314,11 +384,25 @@ class Proof:
         return sum(self.renderings.values())
 
 
-def analyse(template: Path) -> dict[str, tuple[str, ...]]:
-    """Each file of `template` with the axes its rendering depends on (about 20 s)."""
+@dataclass(frozen=True)
+class Analysis:
+    files: list[TemplateFile]
+    bound: frozenset[str]  # names templates bind themselves
+    variables: dict[str, frozenset[str]]  # context variable -> the axes it depends on
+    axes: dict[str, tuple[str, ...]]  # file -> the axes its rendering depends on
+
+
+def analysis(template: Path) -> Analysis:
+    """The template's files, what each reads, and the axes each depends on (about 20 s)."""
     files, bound = template_files(template)
     rows = space.valid_rows()
-    return file_axes(files, variable_axes(cover.cover(rows, 2), rows), bound)
+    variables = variable_axes(cover.cover(rows, 2), rows)
+    return Analysis(files, bound, variables, file_axes(files, variables, bound))
+
+
+def analyse(template: Path) -> dict[str, tuple[str, ...]]:
+    """Each file of `template` with the axes its rendering depends on (about 20 s)."""
+    return analysis(template).axes
 
 
 def prove(rows: Sequence[Row], axes: Mapping[str, tuple[str, ...]]) -> Proof:
