@@ -313,6 +313,15 @@ def env_is_gitignored(project: Rendered) -> Iterator[str]:
 
 
 @check
+def env_files_set_each_variable_once(project: Rendered) -> Iterator[str]:
+    """A variable written twice takes the last value, and its first comment lies."""
+    for relative in (".env", ".env.example"):
+        names = [name for name, _ in project.env(relative)]
+        for name in sorted({name for name in names if names.count(name) > 1}):
+            yield f"{relative} sets {name} {names.count(name)} times"
+
+
+@check
 def env_files_have_secrets_and_placeholders(project: Rendered) -> Iterator[str]:
     env, example = project.env(".env"), project.env(".env.example")
     if [k for k, _ in env] != [k for k, _ in example]:
@@ -1470,7 +1479,8 @@ def compose_connects_as_the_separate_roles(project: Rendered) -> Iterator[str]:
 # caches flags per process, is false.
 PROCESS_COPY_CLAIM = re.compile(
     r"process(?:es)?\s+(?:holding|that hold|hold|drops?|keeps?)\s+(?:a|their|its)\s+"
-    r"(?:own\s+)?copy|per[- ]process\s+(?:flag\s+)?cache",
+    r"(?:own\s+)?copy|per[- ]process\s+(?:flag\s+)?cache"
+    r"|each process reads a flag",
     re.IGNORECASE,
 )
 

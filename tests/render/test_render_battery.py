@@ -104,7 +104,13 @@ def _swap_env_example_lines(root: Path) -> None:
     path.write_text("\n".join(lines) + "\n", "utf-8")
 
 
+def _env_example_sets_log_level_twice(root: Path) -> None:
+    with (root / ".env.example").open("a", encoding="utf-8") as example:
+        example.write("LOG_LEVEL=DEBUG\n")
+
+
 MUTATIONS: dict[str, tuple[Mutation, str]] = {
+    "env-variable-set-twice": (_env_example_sets_log_level_twice, "each_variable_once"),
     "durable-redis-evicts": (
         _edit(
             "docker-compose.yml",
