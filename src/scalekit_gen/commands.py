@@ -24,6 +24,8 @@ from scalekit_gen.presets import (
 )
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from scalekit_gen.update import UpdateResult
 
 
@@ -290,7 +292,6 @@ def matrix(
     import time
 
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from scalekit_gen.errors import MatrixError
     from scalekit_gen.matrix import report as reports
@@ -320,13 +321,7 @@ def matrix(
             )
         return ids, _matrix_proof(console, chosen.rows, workdir, jobs, template)
     failed: list[run.Outcome] = []
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with _matrix_progress(console) as progress:
         task = progress.add_task("checking, 0 failed", total=len(chosen.rows))
 
         def heard(outcome: run.Outcome) -> None:
@@ -377,19 +372,12 @@ def _matrix_proof(
 ) -> int:
     """`scalekit matrix --static --all`: every distinct rendering of every file, checked."""
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from scalekit_gen.matrix import proof
     from scalekit_gen.paths import template_dir
 
     failures: list[proof.Failure] = []
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with _matrix_progress(console) as progress:
         task = progress.add_task("analysing the template", total=None)
 
         def heard(phase: str, done: int, total: int) -> None:
@@ -436,3 +424,16 @@ def _matrix_proof(
     shutil.rmtree(workdir / "files", ignore_errors=True)
     console.print(f"[green]every file rendering passed[/green]: {counts}", highlight=False)
     return 0
+
+
+def _matrix_progress(console: Console) -> Progress:
+    """The matrix's progress bar: what it is doing, a bar, done of total, time taken."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
