@@ -1,7 +1,12 @@
 """Generated projects under load, on PostgreSQL-through-PgBouncer and Redis from the harness,
 for each framework in each concurrency model: the project's own `make loadtest` gate failing
 when it must (test_generated_project runs it passing, for every preset and queue), then
-bursts of 64 and 256 concurrent clients on a database-reading endpoint.
+bursts of concurrent clients on a database-reading endpoint.
+
+64 clients must all be served. 256 clients on these 2 cores may overload a service: then what
+it owes is the designed shedding (503 with Retry-After and its busy message), never a 500, a
+reset or a hang, with most requests still served, and a full recovery: 64 clients all served
+again right after.
 
 The harness's PgBouncer pool is deliberately small (4 server connections per database and
 user, PostgreSQL max_connections 50), so hundreds of clients share a handful of server
@@ -19,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from scalekit_gen.render import render_project
-from tests.harness.project import ProjectEnv, Server, http_request, run_make
+from tests.harness.project import ProjectEnv, Response, Server, http_request, run_make
 from tests.harness.services import free_port
 from tests.integration.generated import (
     FRAMEWORK_CASE_IDS,
@@ -40,10 +45,27 @@ IMPOSSIBLE_BUDGET = {
     "LOADTEST_P95_MS": "0.001",
     "LOADTEST_MAX_FAIL_RATIO": "1",
 }
-#: Concurrent clients of each burst, and the requests each of them makes.
-BURSTS = (64, 256)
+#: Concurrent clients of the burst every request of which must be served, of the overload
+#: burst, and the requests each client makes.
+SERVED, OVERLOAD = 64, 256
 REQUESTS_PER_CLIENT = 4
+#: The share of the overload burst that must still be served. CI's second worker runs another
+#: end-to-end case beside this one; with four CPU hogs beside it fastapi-async served 82%.
+MIN_SERVED_UNDER_OVERLOAD = 0.5
+#: The overloaded service's answer, as both frameworks give it (core/errors.py).
+SHED = "503 shed"
+BUSY = {"detail": "The database is busy or unavailable; retry shortly"}
 REQUEST_TIMEOUT = 30.0
+
+
+def _outcome(response: Response) -> str:
+    """ "200" for a served list, SHED for the designed 503, else the status and body."""
+    if response.status == 200 and isinstance(response.body, list):
+        return "200"
+    retry_after = response.headers.get("Retry-After") or ""
+    if response.status == 503 and response.body == BUSY and retry_after.isdigit():
+        return SHED
+    return f"{response.status} {response.body!r}"
 
 
 def _burst(server: Server, path: str, clients: int, rounds: int) -> Counter[str]:
@@ -63,8 +85,7 @@ def _burst(server: Server, path: str, clients: int, rounds: int) -> Counter[str]
                 except OSError as error:  # URLError, timeouts, resets
                     mine[f"{type(error).__name__}: {error}"] += 1
                     continue
-                ok = response.status == 200 and isinstance(response.body, list)
-                mine[str(response.status) if ok else f"{response.status} {response.body!r}"] += 1
+                mine[_outcome(response)] += 1
         except threading.BrokenBarrierError as error:
             mine[f"barrier: {error!r}"] += 1
         with lock:
@@ -77,6 +98,13 @@ def _burst(server: Server, path: str, clients: int, rounds: int) -> Counter[str]
         thread.join(timeout=REQUEST_TIMEOUT * rounds + 30)
     assert not any(t.is_alive() for t in threads), f"clients still running on {path}"
     return outcomes
+
+
+def _warnings(server: Server) -> str:
+    """The server's warnings and errors (the cause of a 503 or 500), without the request
+    log lines that would bury them."""
+    lines = [line for line in server.output.splitlines() if '"level":"info"' not in line]
+    return "\n".join(lines[-60:])
 
 
 @pytest.mark.parametrize(("preset", "answers"), FRAMEWORK_CASES, ids=FRAMEWORK_CASE_IDS)
@@ -121,10 +149,22 @@ def test_generated_project_holds_load(
         assert "loadtest gate: FAIL" in refused.output, refused.tail()
 
         # (b) Bursts of concurrent clients on the list endpoint (reads the database).
-        for clients in BURSTS:
-            outcomes = _burst(server, f"{items}?limit=20", clients, REQUESTS_PER_CLIENT)
-            assert outcomes == Counter({"200": clients * REQUESTS_PER_CLIENT}), (
-                f"{clients} concurrent clients: {dict(outcomes)}\n{server.log_tail()}"
-            )
+        path = f"{items}?limit=20"
+        served = _burst(server, path, SERVED, REQUESTS_PER_CLIENT)
+        assert served == Counter({"200": SERVED * REQUESTS_PER_CLIENT}), (
+            f"{SERVED} concurrent clients: {dict(served)}\n{_warnings(server)}"
+        )
+        overload = _burst(server, path, OVERLOAD, REQUESTS_PER_CLIENT)
+        total = OVERLOAD * REQUESTS_PER_CLIENT
+        assert set(overload) <= {"200", SHED}, (
+            f"{OVERLOAD} concurrent clients: {dict(overload)}\n{_warnings(server)}"
+        )
+        assert overload["200"] >= MIN_SERVED_UNDER_OVERLOAD * total, (
+            f"{OVERLOAD} concurrent clients: {dict(overload)}\n{_warnings(server)}"
+        )
+        recovered = _burst(server, path, SERVED, REQUESTS_PER_CLIENT)
+        assert recovered == Counter({"200": SERVED * REQUESTS_PER_CLIENT}), (
+            f"{SERVED} clients after the overload: {dict(recovered)}\n{_warnings(server)}"
+        )
 
         assert server.get("/readyz").status == 200
