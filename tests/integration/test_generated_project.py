@@ -15,12 +15,13 @@ import contextlib
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from scalekit_gen.catalog import DECISIONS, allowed_values
+from scalekit_gen.catalog import allowed_values
 from scalekit_gen.render import render_project
 from tests.harness.project import MakeResult, ProjectEnv, Server, Worker, run_make
 from tests.integration.generated import (
@@ -54,14 +55,6 @@ BASES = {
     ("django", "sync"): ("django-platform", {}),
     ("django", "async"): ("django-platform", {"concurrency": "async"}),
 }
-#: The preset (and answers) each auth option that no preset uses runs on, per framework: cheap
-#: ones (lean-api has no queue), spread over both concurrency models of each framework.
-AUTH_BASES = {
-    ("fastapi", "api-keys"): ("fastapi-sync", {}),
-    ("fastapi", "none"): ("lean-api", {}),
-    ("django", "api-keys"): ("django-platform", {"concurrency": "async"}),
-    ("django", "none"): ("django-platform", {}),
-}
 #: Where each framework serves its OpenAPI document.
 OPENAPI_PATH = {"fastapi": "/openapi.json", "django": "/api/v1/openapi.json"}
 JOB_TIMEOUT = 45.0
@@ -76,19 +69,21 @@ ROLES_TEST = (
 Case = tuple[str, dict[str, str]]
 
 
-def _spare_caches(framework: str) -> list[str]:
-    """The cache options no preset of `framework` runs, in catalog order."""
-    used = {blueprint(preset)["cache"] for preset in PRESETS[framework]}
-    return [cache for cache in DECISIONS["cache"].values if cache not in used]
+def _spare(decision: str, framework: str) -> list[str]:
+    """The options of `decision` the catalog allows `framework` that none of its presets runs,
+    in catalog order."""
+    used = {blueprint(preset)[decision] for preset in PRESETS[framework]}
+    allowed = allowed_values(decision, {"framework": framework})
+    return [option for option in allowed if option not in used]
 
 
 def _cases() -> list[Case]:
     """(preset, answers): every preset as it is, then each (framework, concurrency) base as it
     is when no preset is already it, then each queue the catalog allows there that the base
-    does not use. The cache options no preset of the framework runs ride along, one on each
-    queue case in turn, so that every cache module runs for real at no extra case."""
+    does not use. The cache and auth options no preset of the framework runs ride along on
+    the queue cases (see _ride_along), so that each runs for real at no extra case: an
+    end-to-end case costs minutes of CI."""
     cases: list[Case] = [(p, {}) for presets in PRESETS.values() for p in presets]
-    spare = {framework: _spare_caches(framework) for framework in PRESETS}
     for (framework, concurrency), (preset, answers) in BASES.items():
         if answers:
             cases.append((preset, answers))
@@ -96,27 +91,26 @@ def _cases() -> list[Case]:
         context = {"framework": framework, "concurrency": concurrency}
         for queue in allowed_values("queue", context):
             if queue not in ("none", covered):
-                cache = {"cache": spare[framework].pop(0)} if spare[framework] else {}
-                cases.append((preset, {**answers, "queue": queue, **cache}))
-    assert not any(spare.values()), f"cache options left without a case: {spare}"
-    return cases + _auth_cases()
-
-
-def _auth_cases() -> list[Case]:
-    """Each auth option the catalog allows a framework that none of its presets runs (all run
-    the default, users-jwt), on that option's AUTH_BASES preset."""
-    options = {
-        (framework, option)
-        for framework, presets in PRESETS.items()
-        for option in allowed_values("auth", {"framework": framework})
-        if option not in {blueprint(preset)["auth"] for preset in presets}
-    }
-    assert options == AUTH_BASES.keys(), f"AUTH_BASES must be exactly {sorted(options)}"
-    cases: list[Case] = []
-    for (framework, option), (preset, answers) in AUTH_BASES.items():
-        assert blueprint(preset)["framework"] == framework, (preset, framework)
-        cases.append((preset, {**answers, "auth": option}))
+                cases.append((preset, {**answers, "queue": queue}))
+    for decision in ("cache", "auth"):
+        for framework in PRESETS:
+            _ride_along(cases, decision, framework)
     return cases
+
+
+def _ride_along(cases: list[Case], decision: str, framework: str) -> None:
+    """Put each spare option of `decision` on one of `framework`'s queue cases, in turn, each
+    on a concurrency model that has had fewest of them (so a framework's two spare auth
+    options run one sync, one async)."""
+    riders = [c for c in cases if "queue" in c[1] and blueprint(c[0])["framework"] == framework]
+    spare = _spare(decision, framework)
+    assert len(spare) <= len(riders), f"more spare {decision} options than cases: {spare}"
+    models: Counter[str] = Counter()
+    for option in spare:
+        preset, answers = min(riders, key=lambda c: models[blueprint(c[0], **c[1])["concurrency"]])
+        riders.remove((preset, answers))
+        models[blueprint(preset, **answers)["concurrency"]] += 1
+        cases[cases.index((preset, answers))] = (preset, {**answers, decision: option})
 
 
 CASES = _cases()
