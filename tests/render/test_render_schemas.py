@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ruamel.yaml import YAML
 
 from scalekit_gen.blueprint import Blueprint
 from scalekit_gen.matrix.schemas import (
@@ -140,6 +141,17 @@ def test_docker_compose(project: Project) -> None:
     assert len(documents) == 1, f"{project.case.id}: {COMPOSE_FILE} is not one document"
     problems = compose_errors(documents[0])
     assert not problems, project.fail(COMPOSE_FILE, problems)
+
+
+def test_the_fast_yaml_1_2_loader_reads_each_file_as_ruamel_yaml_does(project: Project) -> None:
+    """The proof parses YAML 1.2 with libyaml and the core schema (speed); the maintained 1.2
+    loader, ruamel.yaml, must read every rendered Compose and GitHub file the same."""
+    reference = YAML(typ="safe", pure=True)
+    relatives = [COMPOSE_FILE, CI_FILES["github"]]
+    for relative in [r for r in relatives if (project.root / r).exists()]:
+        text = (project.root / relative).read_text("utf-8")
+        expected = [doc for doc in reference.load_all(text) if doc is not None]
+        assert yaml_1_2_documents(text) == expected, f"{project.case.id}: {relative}"
 
 
 def test_ci_config(project: Project) -> None:

@@ -128,7 +128,7 @@ def yaml_parses(project: Project) -> Iterator[Problem]:
     for relative in project.files:
         if relative.endswith((".yml", ".yaml")):
             try:
-                list(yaml.safe_load_all(project.text(relative)))
+                schemas.yaml_1_1_documents(project.text(relative))
             except yaml.YAMLError as error:
                 yield Problem("yaml", relative, f"not valid YAML: {error}")
 

@@ -30,7 +30,7 @@ import os
 import shutil
 import time
 import tomllib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -276,13 +276,25 @@ def plan(
         for row in representatives[group_of[path]].values():
             values = fingerprints[row]
             candidates[(path, tuple(values[i] for i in indexes))].append(row)
-    # Few rows to render: each key takes a row already rendering something if one holds it.
+    # Few rows to render: a row costs Copier's questions (about 50 ms), a file about 1 ms. So
+    # a row taken for one key renders every file whose key it holds and no row has yet; the
+    # files with the most keys go first (their rows are the most, and cover the others').
     rendering: dict[Row, list[str]] = defaultdict(list)
     units: dict[str, dict[tuple[str, ...], Row]] = defaultdict(dict)
-    for (path, key), held in sorted(candidates.items(), key=lambda item: len(item[1])):
-        row = next((r for r in held if r in rendering), held[0])
-        rendering[row].append(path)
-        units[path][key] = row
+    positions = {path: [position[name] for name in keys] for path, keys in key_variables.items()}
+
+    def take(row: Row) -> None:
+        values = fingerprints[row]
+        for path, at in positions.items():
+            key = tuple(values[i] for i in at)
+            if key not in units[path]:
+                units[path][key] = row
+                rendering[row].append(path)
+
+    by_keys = Counter(path for path, _ in candidates)
+    for (path, key), held in sorted(candidates.items(), key=lambda item: -by_keys[item[0][0]]):
+        if key not in units[path]:
+            take(held[0])
     # The printing files: every branch's values, and every value of every axis printed.
     for path, groups in printing.items():
         branch_rows = {row for group in groups for row in representatives[group].values()}
