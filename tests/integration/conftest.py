@@ -1,4 +1,4 @@
-"""Session-wide private servers for the integration tests (see tests/harness).
+"""Session-wide private servers for the integration tests (see src/scalekit_gen/harness).
 
 Each fixture starts its own server on a free loopback port in a temp dir, never the
 machine's standing PostgreSQL (5432) or Redis (6379), and removes it at the end of the
@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.harness import Memcached, PgBouncer, Postgres, Redis  # importable: pytest pythonpath
-from tests.harness.project import ProjectEnv
+from scalekit_gen.harness import Memcached, PgBouncer, Postgres, Redis
+from scalekit_gen.harness.project import ProjectEnv
 
 #: PgBouncer's pool per (database, user): small on purpose, so that clients share server
 #: connections as they do in production and session-state bugs show up in tests.
@@ -54,7 +54,7 @@ def memcached() -> Iterator[Memcached]:
         yield server
 
 
-# -- generated projects (tests/harness/project.py) -----------------------------------------
+# -- generated projects (scalekit_gen/harness/project.py) ---------------------------------
 
 
 @pytest.fixture

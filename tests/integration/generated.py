@@ -14,8 +14,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from scalekit_gen.blueprint import AnswerLayer, Blueprint, build_blueprint
+from scalekit_gen.harness.project import Server, run_make
 from scalekit_gen.presets import load_preset
-from tests.harness.project import Server, run_make
 
 INSTALL_TIMEOUT = 900  # a cold uv cache downloads every pinned wheel
 #: (preset, answers): one case per framework and concurrency model.

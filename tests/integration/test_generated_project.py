@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from scalekit_gen.catalog import allowed_values
+from scalekit_gen.harness.project import MakeResult, ProjectEnv, Server, Worker, run_make
 from scalekit_gen.render import render_project
-from tests.harness.project import MakeResult, ProjectEnv, Server, Worker, run_make
 from tests.integration.generated import (
     API_KEY_HEADER,
     FRAMEWORK_CASES,

@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.harness import (
+from scalekit_gen.harness import (
     Memcached,
     MissingBinaryError,
     PgBouncer,
