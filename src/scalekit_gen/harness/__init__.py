@@ -1,5 +1,5 @@
 """Private, hermetic servers: PostgreSQL (and its streaming replicas), PgBouncer, Redis,
-memcached (`services`), and the driver of a generated project (`project`), for
+memcached, RabbitMQ (`services`), and the driver of a generated project (`project`), for
 `scalekit matrix --runtime` and the integration tests.
 
 Each server runs on a free loopback port, keeps all of its files in its own temp dir and is
@@ -13,6 +13,7 @@ from .services import (
     PgBouncer,
     Postgres,
     PostgresReplica,
+    RabbitMQ,
     Redis,
     ServiceError,
     free_port,
@@ -24,6 +25,7 @@ __all__ = [
     "PgBouncer",
     "Postgres",
     "PostgresReplica",
+    "RabbitMQ",
     "Redis",
     "ServiceError",
     "free_port",
