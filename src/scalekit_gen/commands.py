@@ -386,7 +386,8 @@ def _matrix_runtime(
     report: Path | None,
     template: Path | None,
 ) -> int:
-    """`scalekit matrix --runtime`: each chosen blueprint installed and run on services."""
+    """`scalekit matrix --runtime`: each chosen blueprint installed and run on services.
+    Row lines are not wrapped (soft_wrap): a reproduce line must paste back whole."""
     import tempfile
     import time
 
@@ -415,6 +416,7 @@ def _matrix_runtime(
                     f"[green]ok[/green] {escape(outcome.id)} ({outcome.seconds:.0f} s: "
                     f"{escape(timings)})",
                     highlight=False,
+                    soft_wrap=True,
                 )
             else:
                 failed.append(outcome)
@@ -422,10 +424,21 @@ def _matrix_runtime(
                     f"[red]FAILED[/red] {escape(outcome.id)} at "
                     f"{escape(', '.join(outcome.failed_checks))} ({outcome.seconds:.0f} s)",
                     highlight=False,
+                    soft_wrap=True,
                 )
-                console.print(f"  reproduce: {outcome.reproduce}", highlight=False, markup=False)
+                console.print(
+                    f"  reproduce: {outcome.reproduce}",
+                    highlight=False,
+                    markup=False,
+                    soft_wrap=True,
+                )
                 if outcome.kept is not None:
-                    console.print(f"  kept render: {outcome.kept}", highlight=False, markup=False)
+                    console.print(
+                        f"  kept render: {outcome.kept}",
+                        highlight=False,
+                        markup=False,
+                        soft_wrap=True,
+                    )
                 if outcome.answers is not None:
                     console.print(
                         f"  answers: {outcome.answers} (scalekit new NAME --answers FILE)",
@@ -434,7 +447,7 @@ def _matrix_runtime(
                     )
                 for problem in outcome.problems:
                     tail = "\n".join(str(problem).splitlines()[-MATRIX_RUNTIME_TAIL_LINES:])
-                    console.print(f"  {tail}", highlight=False, markup=False)
+                    console.print(f"  {tail}", highlight=False, markup=False, soft_wrap=True)
             progress.update(task, advance=1, description=f"running, {len(failed)} failed")
 
         outcomes = runtime.run_runtime(
