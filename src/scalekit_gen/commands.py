@@ -270,7 +270,9 @@ def _shown(value: Any) -> str:
 
 MATRIX_FAILED = 3  # `scalekit matrix` found failing blueprints (1 stays "a bug in scalekit")
 MATRIX_SHOWN_PROBLEMS = 5  # per failing row on the terminal; the reports hold them all
-MATRIX_RUNTIME_TAIL_LINES = 40  # of a failing runtime step's output, on the terminal
+# Of a failing runtime step's message, on the terminal: its start and its end.
+MATRIX_RUNTIME_HEAD_LINES = 60
+MATRIX_RUNTIME_TAIL_LINES = 15
 
 
 def matrix(
@@ -446,8 +448,12 @@ def _matrix_runtime(
                         markup=False,
                     )
                 for problem in outcome.problems:
-                    tail = "\n".join(str(problem).splitlines()[-MATRIX_RUNTIME_TAIL_LINES:])
-                    console.print(f"  {tail}", highlight=False, markup=False, soft_wrap=True)
+                    console.print(
+                        f"  {_head_and_tail(str(problem))}",
+                        highlight=False,
+                        markup=False,
+                        soft_wrap=True,
+                    )
             progress.update(task, advance=1, description=f"running, {len(failed)} failed")
 
         outcomes = runtime.run_runtime(
@@ -478,6 +484,17 @@ def _matrix_runtime(
         highlight=False,
     )
     return 0
+
+
+def _head_and_tail(text: str) -> str:
+    """A failing runtime step's message for the terminal: its start (the command and the
+    first failure) and the end of its output; --report/--junit keep all of it."""
+    lines = text.splitlines()
+    head, tail = MATRIX_RUNTIME_HEAD_LINES, MATRIX_RUNTIME_TAIL_LINES
+    if len(lines) <= head + tail:
+        return text
+    skipped = len(lines) - head - tail
+    return "\n".join([*lines[:head], f"… {skipped} lines (see --report) …", *lines[-tail:]])
 
 
 def _matrix_proof(

@@ -66,8 +66,9 @@ RUNTIME_LOADTEST_ENV = {
 }
 APP_POOL_ONLY = "app-pool-only"
 POOL_MODES = {"pgbouncer-transaction": "transaction", "pgbouncer-session": "session"}
-#: Problem messages keep this much of a failing step's output (its tail).
-MESSAGE_CHARS = 6000
+#: A failing step's message is kept whole up to this size; past it, its start (the command
+#: and the first failure, `project.ProjectRunError`) and its end (the output's tail).
+MESSAGE_CHARS = 40_000
 
 StepHeard = Callable[[int, str], None]  # (row number, step starting)
 
@@ -195,13 +196,19 @@ class _Steps:
         try:
             yield
         except Exception as error:
-            text = str(error).strip() or type(error).__name__
-            if len(text) > MESSAGE_CHARS:
-                text = "…" + text[-MESSAGE_CHARS:]
+            text = clip(str(error).strip() or type(error).__name__, MESSAGE_CHARS)
             self.problem = Problem(name, "", f"{type(error).__name__}: {text}")
             raise _StepFailed from error
         finally:
             self.timings.append((name, time.monotonic() - started))
+
+
+def clip(text: str, limit: int) -> str:
+    """`text`, or its first and last `limit // 2` characters around an ellipsis."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n…\n{text[-half:]}"
 
 
 class _StepFailed(Exception):
