@@ -321,8 +321,8 @@ class _Service(abc.ABC):
             return ["runuser", "-u", self.run_as, "--", *argv]
         return argv
 
-    def _run(self, argv: list[str], what: str) -> None:
-        """Run a setup command (initdb) to completion, as the server's user."""
+    def _run(self, argv: list[str], what: str) -> str:
+        """Run a setup command (initdb) to completion, as the server's user; its stdout."""
         assert self.dir is not None
         result = subprocess.run(
             self._wrap(argv),
@@ -337,6 +337,7 @@ class _Service(abc.ABC):
         if result.returncode != 0:
             output = "\n".join((result.stdout + result.stderr).splitlines()[-LOG_TAIL_LINES:])
             raise ServiceError(f"{what} failed (exit {result.returncode}):\n{output}")
+        return result.stdout
 
     def _launch(self) -> None:
         assert self.dir is not None
@@ -1277,10 +1278,18 @@ class RabbitMQ(_Service):
     def delete_vhost(self, vhost: str) -> None:
         self._ctl("delete_vhost", vhost)
 
-    def _ctl(self, *args: str) -> None:
+    def vhosts(self) -> list[str]:
+        return self._ctl("list_vhosts", "--quiet", "--no-table-headers").split()
+
+    def permissions(self, vhost: str) -> list[list[str]]:
+        """(user, configure, write, read) on `vhost`."""
+        listed = self._ctl("list_permissions", "-p", vhost, "--quiet", "--no-table-headers")
+        return [line.split() for line in listed.splitlines() if line.strip()]
+
+    def _ctl(self, *args: str) -> str:
         assert self.binary is not None
         ctl = str(Path(self.binary).with_name("rabbitmqctl"))
-        self._run([ctl, "-n", self.node, *args], f"rabbitmqctl {args[0]}")
+        return self._run([ctl, "-n", self.node, *args], f"rabbitmqctl {args[0]}")
 
     def _check_binaries(self) -> None:
         # The package's script before PATH's /usr/sbin wrapper (which would switch users).
