@@ -40,9 +40,9 @@ from typing import Any
 
 from bench import services, wrk
 from bench.services import LIST_PATH, RESULTS, Bench, log
+from scalekit_gen.harness.project import ProjectEnv, Server
+from scalekit_gen.harness.services import free_port
 from scalekit_gen.render import render_project
-from tests.harness.project import ProjectEnv, Server
-from tests.harness.services import free_port
 from tests.integration.generated import INSTALL_TIMEOUT, blueprint
 
 PACKAGE = "shop"  # blueprint() names the project Shop

@@ -6,8 +6,8 @@
   PgBouncer) against the default psycopg pool in each process.
 
 Renders the django-platform preset (with `--concurrency`) into a temp dir, starts private
-PostgreSQL, PgBouncer (transaction mode, scram-sha-256) and Redis from the test harness
-(tests/harness), runs `make install` and `make migrate`, seeds items through the API, then for
+PostgreSQL, PgBouncer (transaction mode, scram-sha-256) and Redis (scalekit_gen.harness),
+runs `make install` and `make migrate`, seeds items through the API, then for
 each round boots `make run` once per setting, in an interleaved order, and measures on
 GET /api/v1/<module>/items?limit=20 (a database read; list pages are not cached):
 
@@ -39,9 +39,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the test harness lives in tests/, beside src/
 
+from scalekit_gen.harness import PgBouncer, Postgres, Redis  # noqa: E402
+from scalekit_gen.harness.project import ProjectEnv, Server  # noqa: E402
 from scalekit_gen.render import render_project  # noqa: E402
-from tests.harness import PgBouncer, Postgres, Redis  # noqa: E402
-from tests.harness.project import ProjectEnv, Server  # noqa: E402
 from tests.integration.generated import INSTALL_TIMEOUT, blueprint  # noqa: E402
 
 PRESET = "django-platform"

@@ -45,11 +45,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import apps, report, wrk
+from scalekit_gen.harness import PgBouncer, Postgres, Redis
+from scalekit_gen.harness.project import ProjectEnv, Server
+from scalekit_gen.harness.services import free_port
 from scalekit_gen.render import render_project
 from scalekit_gen.sizing import web_processes_per_pod
-from tests.harness import PgBouncer, Postgres, Redis
-from tests.harness.project import ProjectEnv, Server
-from tests.harness.services import free_port
 from tests.integration.generated import INSTALL_TIMEOUT, blueprint
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -253,6 +253,15 @@ def matrix(
         bool,
         typer.Option("--static", help="Render each chosen blueprint and run the static checks."),
     ] = False,
+    runtime: Annotated[
+        bool,
+        typer.Option(
+            "--runtime",
+            help="Render, install and run each chosen blueprint on private services: "
+            "migrate, its own tests, web + worker, HTTP smoke, a job, a short Locust gate "
+            "(minutes a blueprint; not with --static, which is a separate run).",
+        ),
+    ] = False,
     everything: Annotated[
         bool,
         typer.Option(
@@ -322,8 +331,8 @@ def matrix(
 ) -> None:
     """Count every valid blueprint and prove a chosen set of them.
 
-    Without --static, prints the chosen blueprints (stdout), one per line. Exit 3 when a
-    blueprint fails a check; each failure gets a reproduce command and its kept render.
+    Without --static or --runtime, prints the chosen blueprints (stdout), one per line.
+    Exit 3 when a blueprint fails; each failure gets a reproduce command and its kept render.
     """
     from scalekit_gen import commands
 
@@ -337,13 +346,14 @@ def matrix(
         strength=2 if pairwise else strength,
         shard=shard,
         static=static,
+        runtime=runtime,
         jobs=jobs,
         workdir=workdir,
         junit=junit,
         report=report,
         template=template,
     )
-    if not static:
+    if not static and not runtime:
         _emit("".join(f"{row}\n" for row in ids))
     raise typer.Exit(code)
 

@@ -270,6 +270,9 @@ def _shown(value: Any) -> str:
 
 MATRIX_FAILED = 3  # `scalekit matrix` found failing blueprints (1 stays "a bug in scalekit")
 MATRIX_SHOWN_PROBLEMS = 5  # per failing row on the terminal; the reports hold them all
+# Of a failing runtime step's message, on the terminal: its start and its end.
+MATRIX_RUNTIME_HEAD_LINES = 60
+MATRIX_RUNTIME_TAIL_LINES = 15
 
 
 def matrix(
@@ -286,8 +289,10 @@ def matrix(
     junit: Path | None,
     report: Path | None,
     template: Path | None = None,
+    runtime: bool = False,
 ) -> tuple[list[str], int]:
-    """Choose the rows; with `static`, render and check them. Returns (row ids, exit code)."""
+    """Choose the rows; with `static`, render and check them; with `runtime`, run them on
+    services. Returns (row ids, exit code)."""
     import tempfile
     import time
 
@@ -298,6 +303,11 @@ def matrix(
     from scalekit_gen.matrix import run, selection, space, tools
 
     started = time.monotonic()
+    if static and runtime:
+        raise MatrixError(
+            "--static and --runtime are separate runs: the static checks take a minute for "
+            "the pairwise set, the runtime minutes a blueprint — run one, then the other"
+        )
     chosen = selection.choose(
         only=only, exclude=exclude, everything=everything, strength=strength, shard=shard
     )
@@ -307,6 +317,8 @@ def matrix(
         highlight=False,
     )
     ids = [space.row_id(row) for row in chosen.rows]
+    if runtime:
+        return ids, _matrix_runtime(console, chosen, workdir, jobs, junit, report, template)
     if not static:
         return ids, 0
     if missing := tools.missing():
@@ -365,6 +377,124 @@ def matrix(
         highlight=False,
     )
     return ids, 0
+
+
+def _matrix_runtime(
+    console: Console,
+    chosen: Any,
+    workdir: Path | None,
+    jobs: int,
+    junit: Path | None,
+    report: Path | None,
+    template: Path | None,
+) -> int:
+    """`scalekit matrix --runtime`: each chosen blueprint installed and run on services.
+    Row lines are not wrapped (soft_wrap): a reproduce line must paste back whole."""
+    import tempfile
+    import time
+
+    from rich.markup import escape
+
+    from scalekit_gen.errors import MatrixError
+    from scalekit_gen.matrix import report as reports
+    from scalekit_gen.matrix import runtime, tools
+
+    if missing := tools.missing_runtime():
+        raise MatrixError("--runtime needs " + "; ".join(missing))
+    started = time.monotonic()
+    if workdir is None:
+        workdir = Path(tempfile.mkdtemp(prefix="scalekit-matrix-runtime-"))
+    failed: list[Any] = []
+    with _matrix_progress(console) as progress:
+        task = progress.add_task("running, 0 failed", total=len(chosen.rows))
+
+        def step(number: int, name: str) -> None:
+            progress.update(task, description=f"row {number}: {name}, {len(failed)} failed")
+
+        def heard(outcome: Any) -> None:
+            timings = runtime.describe_timings(outcome)
+            if outcome.ok:
+                console.print(
+                    f"[green]ok[/green] {escape(outcome.id)} ({outcome.seconds:.0f} s: "
+                    f"{escape(timings)})",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            else:
+                failed.append(outcome)
+                console.print(
+                    f"[red]FAILED[/red] {escape(outcome.id)} at "
+                    f"{escape(', '.join(outcome.failed_checks))} ({outcome.seconds:.0f} s)",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                console.print(
+                    f"  reproduce: {outcome.reproduce}",
+                    highlight=False,
+                    markup=False,
+                    soft_wrap=True,
+                )
+                if outcome.kept is not None:
+                    console.print(
+                        f"  kept render: {outcome.kept}",
+                        highlight=False,
+                        markup=False,
+                        soft_wrap=True,
+                    )
+                if outcome.answers is not None:
+                    console.print(
+                        f"  answers: {outcome.answers} (scalekit new NAME --answers FILE)",
+                        highlight=False,
+                        markup=False,
+                    )
+                for problem in outcome.problems:
+                    console.print(
+                        f"  {_head_and_tail(str(problem))}",
+                        highlight=False,
+                        markup=False,
+                        soft_wrap=True,
+                    )
+            progress.update(task, advance=1, description=f"running, {len(failed)} failed")
+
+        outcomes = runtime.run_runtime(
+            chosen.rows, workdir, jobs=jobs, template=template, on_outcome=heard, on_step=step
+        )
+    summary = reports.Summary(
+        chosen.blueprints,
+        chosen.selected,
+        len(chosen.rows),
+        chosen.how,
+        time.monotonic() - started,
+        mode="runtime",
+    )
+    if junit is not None:
+        reports.write(junit, reports.junit_xml(summary, outcomes))
+    if report is not None:
+        reports.write(report, reports.markdown(summary, outcomes))
+    if failed:
+        console.print(
+            f"[red]{len(failed)} of {len(outcomes)} blueprints failed at runtime[/red] "
+            f"({summary.seconds:.0f} s); failing renders kept in {escape(str(workdir))}",
+            highlight=False,
+        )
+        return MATRIX_FAILED
+    console.print(
+        f"[green]{len(outcomes)} blueprints ran and passed every runtime step[/green] "
+        f"({summary.seconds:.0f} s)",
+        highlight=False,
+    )
+    return 0
+
+
+def _head_and_tail(text: str) -> str:
+    """A failing runtime step's message for the terminal: its start (the command and the
+    first failure) and the end of its output; --report/--junit keep all of it."""
+    lines = text.splitlines()
+    head, tail = MATRIX_RUNTIME_HEAD_LINES, MATRIX_RUNTIME_TAIL_LINES
+    if len(lines) <= head + tail:
+        return text
+    skipped = len(lines) - head - tail
+    return "\n".join([*lines[:head], f"… {skipped} lines (see --report) …", *lines[-tail:]])
 
 
 def _matrix_proof(

@@ -3,9 +3,11 @@ bad option refused with a message naming the fix (exit 2), before anything is re
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
-from scalekit_gen.matrix import selection, space, tools
+from scalekit_gen.matrix import runtime, selection, space, tools
 
 DJANGO_RQ = ["--only", "framework=django", "--only", "queue=rq"]
 
@@ -60,3 +62,30 @@ def test_static_names_missing_tools_before_rendering(cli, monkeypatch, tmp_path)
     assert result.exit_code == 2, result.output
     assert "--static needs ruff (pip install 'scalekit-gen[test]')" in result.stderr
     assert not (tmp_path / "work").exists()
+
+
+def test_static_and_runtime_together_are_refused(cli, tmp_path) -> None:
+    result = cli("matrix", "--static", "--runtime", *DJANGO_RQ, "--workdir", tmp_path / "work")
+    assert result.exit_code == 2, result.output
+    assert "--static and --runtime are separate runs" in result.stderr
+    assert not (tmp_path / "work").exists()
+
+
+def test_runtime_names_what_it_misses_before_rendering(cli, monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(tools, "missing_runtime", lambda: ["make (the projects' commands)"])
+    result = cli("matrix", "--runtime", *DJANGO_RQ, "--workdir", tmp_path / "work")
+    assert result.exit_code == 2, result.output
+    assert "--runtime needs make (the projects' commands)" in result.stderr
+    assert not (tmp_path / "work").exists()
+
+
+def test_each_runtime_rerun_line_selects_exactly_its_row(tmp_path) -> None:
+    """What a failing --runtime row prints to run it again: every axis pinned, so that
+    `--all` with those filters is that one row, whatever the row (every pairwise one)."""
+    template = tmp_path / "a template with spaces"
+    for row in selection.choose().rows:
+        command = shlex.split(runtime.rerun_command(row, template))
+        assert command[:4] == ["scalekit", "matrix", "--runtime", "--all"]
+        assert command[-2:] == ["--template", str(template)]
+        only = [command[i + 1] for i, word in enumerate(command) if word == "--only"]
+        assert selection.choose(only=only, everything=True).rows == [row]

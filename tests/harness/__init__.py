@@ -1,29 +1,5 @@
-"""Private, hermetic servers for the integration tests: PostgreSQL (and its streaming replicas),
-PgBouncer, Redis, memcached.
+"""Test-only harness pieces: `faults.FaultProxy` (a TCP proxy that hangs or refuses on demand).
 
-Each server runs on a free loopback port, keeps all of its files in its own temp dir and is
-removed on stop, so test runs never touch the machine's standing services and can run in
-parallel. The binaries come from Debian's packages: `scripts/ensure-system-deps` installs them.
+The private servers and the driver of generated projects live in the package,
+`scalekit_gen.harness`, since `scalekit matrix --runtime` runs them too.
 """
-
-from .services import (
-    Memcached,
-    MissingBinaryError,
-    PgBouncer,
-    Postgres,
-    PostgresReplica,
-    Redis,
-    ServiceError,
-    free_port,
-)
-
-__all__ = [
-    "Memcached",
-    "MissingBinaryError",
-    "PgBouncer",
-    "Postgres",
-    "PostgresReplica",
-    "Redis",
-    "ServiceError",
-    "free_port",
-]

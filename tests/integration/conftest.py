@@ -1,4 +1,4 @@
-"""Session-wide private servers for the integration tests (see tests/harness).
+"""Session-wide private servers for the integration tests (see src/scalekit_gen/harness).
 
 Each fixture starts its own server on a free loopback port in a temp dir, never the
 machine's standing PostgreSQL (5432) or Redis (6379), and removes it at the end of the
@@ -13,32 +13,21 @@ from typing import Any
 
 import pytest
 
-from tests.harness import Memcached, PgBouncer, Postgres, Redis  # importable: pytest pythonpath
-from tests.harness.project import ProjectEnv
-
-#: PgBouncer's pool per (database, user): small on purpose, so that clients share server
-#: connections as they do in production and session-state bugs show up in tests.
-PGBOUNCER_POOL_SIZE = 4
-#: What a generated project's docker-compose.yml starts its PostgreSQL with.
-PG_STAT_STATEMENTS = {"shared_preload_libraries": "pg_stat_statements"}
+from scalekit_gen.harness import Memcached, PgBouncer, Postgres, Redis, stack
+from scalekit_gen.harness.project import ProjectEnv
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
-    """A private PostgreSQL; role `app` (password, timezone UTC) owns database `app`.
-
-    It loads pg_stat_statements and has it in template1, as a generated project's
-    docker-compose.yml and deploy/postgres/roles.sql set theirs up: the projects' own
-    tests/test_slow_queries.py then runs their report on real statistics."""
-    with Postgres(max_connections=50, settings=PG_STAT_STATEMENTS) as pg:
-        pg.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", db="template1")
+    """A private PostgreSQL set up as the projects' deployments set theirs up (stack.postgres)."""
+    with stack.postgres() as pg:
         yield pg
 
 
 @pytest.fixture(scope="session")
 def pgbouncer(postgres: Postgres) -> Iterator[PgBouncer]:
     """PgBouncer in transaction mode in front of `postgres`, scram-sha-256 logins."""
-    with PgBouncer(postgres, default_pool_size=PGBOUNCER_POOL_SIZE, max_client_conn=200) as pgb:
+    with stack.pgbouncer(postgres) as pgb:
         yield pgb
 
 
@@ -54,7 +43,7 @@ def memcached() -> Iterator[Memcached]:
         yield server
 
 
-# -- generated projects (tests/harness/project.py) -----------------------------------------
+# -- generated projects (scalekit_gen/harness/project.py) ---------------------------------
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from scalekit_gen.cli import app
 from scalekit_gen.doctor import Status, check_service
 from scalekit_gen.errors import CHECKS_FAILED
-from tests.harness.project import find_python
-from tests.harness.services import Memcached, PgBouncer, Postgres, Redis
+from scalekit_gen.harness.project import find_python
+from scalekit_gen.harness.services import Memcached, PgBouncer, Postgres, Redis
 
 pytestmark = pytest.mark.integration
 

@@ -36,10 +36,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from scalekit_gen.harness import PgBouncer, Postgres, Redis
+from scalekit_gen.harness.project import ProjectEnv, Server
 from scalekit_gen.render import render_project
-from tests.harness import PgBouncer, Postgres, Redis
 from tests.harness.faults import FaultProxy
-from tests.harness.project import ProjectEnv, Server
 from tests.integration.generated import (
     FRAMEWORK_CASE_IDS,
     FRAMEWORK_CASES,

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from scalekit_gen.harness.project import MakeResult, ProjectEnv, run_make
 from scalekit_gen.render import render_project
-from tests.harness.project import MakeResult, ProjectEnv, run_make
 from tests.integration.generated import INSTALL_TIMEOUT, blueprint
 
 pytestmark = pytest.mark.integration

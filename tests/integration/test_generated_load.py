@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from scalekit_gen.harness.project import ProjectEnv, Response, Server, http_request, run_make
+from scalekit_gen.harness.services import free_port
 from scalekit_gen.render import render_project
-from tests.harness.project import ProjectEnv, Response, Server, http_request, run_make
-from tests.harness.services import free_port
 from tests.integration.generated import (
     FRAMEWORK_CASE_IDS,
     FRAMEWORK_CASES,

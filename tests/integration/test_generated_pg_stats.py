@@ -34,9 +34,9 @@ import pytest
 import yaml
 from psycopg.rows import dict_row
 
+from scalekit_gen.harness import PgBouncer, Postgres
+from scalekit_gen.harness.project import MakeResult, run_make, toolchain_env
 from scalekit_gen.render import render_project
-from tests.harness import PgBouncer, Postgres
-from tests.harness.project import MakeResult, run_make, toolchain_env
 from tests.integration.generated import blueprint
 
 pytestmark = pytest.mark.integration

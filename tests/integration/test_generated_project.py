@@ -11,8 +11,6 @@ what differs between frameworks is data (`OPENAPI_PATH`), never a second test.
 
 from __future__ import annotations
 
-import contextlib
-import secrets
 import threading
 import time
 from collections import Counter
@@ -22,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from scalekit_gen.catalog import allowed_values
+from scalekit_gen.harness.project import MakeResult, ProjectEnv, Server, run_make
+from scalekit_gen.harness.smoke import job_round_trip, start_worker
 from scalekit_gen.render import render_project
-from tests.harness.project import MakeResult, ProjectEnv, Server, Worker, run_make
 from tests.integration.generated import (
     API_KEY_HEADER,
     FRAMEWORK_CASES,
@@ -57,7 +56,6 @@ BASES = {
 }
 #: Where each framework serves its OpenAPI document.
 OPENAPI_PATH = {"fastapi": "/openapi.json", "django": "/api/v1/openapi.json"}
-JOB_TIMEOUT = 45.0
 #: The generated test that the application's role (DATABASE_URL's, through PgBouncer) cannot
 #: change the schema; "roles=separate": the harness gives it a role apart from the
 #: migrations' (ProjectEnv), so the configured role itself is what is checked.
@@ -182,32 +180,6 @@ def _deleted_row_is_kept(env: ProjectEnv, module: str) -> None:
     assert rows is not None and rows[0] == 1, "soft delete must keep the row"
 
 
-def _worker_publishes_what_a_request_enqueued(
-    server: Server, worker: Worker, module: str, headers: dict[str, str]
-) -> None:
-    """POST an item with a request id; the real worker runs its publish job (published_at is
-    stamped and the cached copy invalidated), and logs it under the same request id."""
-    request_id = f"e2e-{secrets.token_hex(6)}"
-    created = server.post(
-        f"/api/v1/{module}/items",
-        json={"name": "queued", "price_cents": 5},
-        headers={**headers, "X-Request-ID": request_id},
-    )
-    assert created.status == 201, created.body
-    assert created.body["published_at"] is None
-    url = f"/api/v1/{module}/items/{created.body['id']}"
-    assert server.get(url).status == 200  # cached while unpublished: the job must invalidate it
-    deadline = time.monotonic() + JOB_TIMEOUT
-    while server.get(url).body["published_at"] is None:
-        worker.check_alive("while its job was expected")
-        assert time.monotonic() < deadline, (
-            f"no worker published {url} within {JOB_TIMEOUT:g}s\n{worker.log_tail()}"
-        )
-        time.sleep(0.25)
-    pattern = rf'"request_id":\s*"{request_id}"'
-    worker.wait_for_log(pattern, 10.0)  # fails, with the log's tail, when it never shows
-
-
 def _queue_depth_is_exported(server: Server) -> None:
     metrics = server.metrics()
     assert metrics.status == 200, metrics.body
@@ -291,7 +263,7 @@ def test_generated_project_runs_end_to_end(
     credential = provision_credential(project, root, env.env)
 
     has_queue = project["queue"] != "none"
-    with env.server(root) as server, _worker(env, root, has_queue) as worker:
+    with env.server(root) as server, start_worker(env, root, has_queue) as worker:
         assert server.get("/healthz").status == 200
         ready = server.get("/readyz")
         assert ready.status == 200, ready.body
@@ -311,7 +283,7 @@ def test_generated_project_runs_end_to_end(
                 _metrics_count_every_worker(server, module)
         if worker is not None:
             for module in project["modules"]:
-                _worker_publishes_what_a_request_enqueued(server, worker, module, headers)
+                job_round_trip(server, worker, module, headers)
             if "prometheus" in project["observability"]:
                 _queue_depth_is_exported(server)
         assert_loadtest_passes(root, {**env.env, **credential})
@@ -342,10 +314,3 @@ def _make_dev_serves(env: ProjectEnv, root: Path) -> None:
     with env.server(root, argv=("make", "dev"), start_timeout=90) as dev:
         assert dev.get("/readyz").status == 200
         assert dev.get("/api/v1/catalog/items").status == 200
-
-
-def _worker(env: ProjectEnv, root: Path, has_queue: bool) -> Worker | contextlib.nullcontext[None]:
-    """`make worker`, ready once a worker process has opened its job context (it logs so)."""
-    if not has_queue:
-        return contextlib.nullcontext()
-    return env.worker(root, ready_log=r'"event":\s*"job context open"', start_timeout=90)

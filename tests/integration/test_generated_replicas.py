@@ -35,10 +35,10 @@ from typing import Any
 
 import pytest
 
+from scalekit_gen.harness import PgBouncer, Postgres, PostgresReplica, Redis, free_port
+from scalekit_gen.harness.project import ProjectEnv, Response, Server
 from scalekit_gen.render import render_project
 from scalekit_gen.sizing import size
-from tests.harness import PgBouncer, Postgres, PostgresReplica, Redis, free_port
-from tests.harness.project import ProjectEnv, Response, Server
 from tests.integration.generated import (
     FRAMEWORK_CASE_IDS,
     FRAMEWORK_CASES,

@@ -34,8 +34,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from scalekit_gen.harness.project import ProjectEnv, Worker
 from scalekit_gen.render import render_project
-from tests.harness.project import ProjectEnv, Worker
 from tests.integration.generated import (
     FRAMEWORK_CASE_IDS,
     FRAMEWORK_CASES,

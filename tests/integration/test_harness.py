@@ -13,14 +13,16 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.harness import (
+from scalekit_gen.harness import (
     Memcached,
     MissingBinaryError,
     PgBouncer,
     Postgres,
     PostgresReplica,
+    RabbitMQ,
     Redis,
     ServiceError,
+    processes,
 )
 from tests.harness.faults import FaultProxy
 
@@ -256,6 +258,24 @@ def test_memcached_set_and_get_over_a_raw_socket(memcached: Memcached) -> None:
         assert f.readline() == b"VALUE harness 0 5\r\n"
         assert f.readline() == b"hello\r\n"
         assert f.readline() == b"END\r\n"
+
+
+def test_rabbitmq_is_private_and_gives_each_project_its_own_vhost() -> None:
+    """What `scalekit matrix --runtime` uses for a blueprint whose broker is RabbitMQ."""
+    with RabbitMQ() as rabbit:
+        assert rabbit.port != 5672
+        with socket.create_connection(("127.0.0.1", rabbit.port), timeout=5) as s:
+            s.sendall(b"AMQP\x00\x00\x09\x01")
+            assert s.recv(1) == b"\x01"  # a method frame: Connection.Start
+        rabbit.add_vhost("row-a")
+        assert "row-a" in rabbit.vhosts()
+        assert rabbit.permissions("row-a") == [["guest", ".*", ".*", ".*"]]
+        assert rabbit.url("row-a").endswith(f":{rabbit.port}/row-a")
+        rabbit.delete_vhost("row-a")
+        assert "row-a" not in rabbit.vhosts()
+        pid, directory = rabbit.pid, rabbit.dir
+    assert pid is not None and not processes.alive(pid)
+    assert directory is not None and not directory.exists()
 
 
 # -- lifecycle -------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The harness's process module (tests/harness/processes.py) on real processes: the /proc
+"""The harness's process module (scalekit_gen/harness/processes.py) on real processes: the /proc
 reader, tree discovery, liveness, both ways of stopping, and the registry with its exit hook.
 
 Quick (a few seconds in all): sleep and sh children, no server except the session's Redis."""
@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.harness import Redis, processes
-from tests.harness.processes import ProcStat, Registry, parse_stat, read_stat
-from tests.harness.project import ManagedProcess
+from scalekit_gen.harness import Redis, processes
+from scalekit_gen.harness.processes import ProcStat, Registry, parse_stat, read_stat
+from scalekit_gen.harness.project import ManagedProcess
 
 pytestmark = pytest.mark.integration
 
@@ -319,7 +319,7 @@ def test_registry_stops_leftovers_newest_first_despite_errors() -> None:
 def test_the_exit_hook_stops_what_a_process_left_registered() -> None:
     code = (
         "import subprocess, time\n"
-        "from tests.harness import processes\n"
+        "from scalekit_gen.harness import processes\n"
         "class Leftover:\n"
         "    def __init__(self):\n"
         f"        self.proc = subprocess.Popen(['sh', '-c', '{SLEEP} 30 & wait'],\n"

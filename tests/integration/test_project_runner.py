@@ -1,5 +1,5 @@
-"""The driver that runs generated projects (tests/harness/project.py), tested end to end on a
-tiny stand-in project (fixtures/fake_project): a stdlib HTTP server and a worker under uv."""
+"""The driver that runs generated projects (scalekit_gen/harness/project.py), tested end to end
+on a tiny stand-in project (fixtures/fake_project): a stdlib HTTP server and a worker under uv."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from tests.harness import Memcached, PgBouncer, Postgres, Redis, processes
-from tests.harness.project import (
+from scalekit_gen.harness import Memcached, PgBouncer, Postgres, Redis, processes
+from scalekit_gen.harness.project import (
     CONTRACT_VARS,
     ProjectEnv,
     ProjectRunError,

@@ -33,10 +33,10 @@ import yaml
 from scalekit_gen import views
 from scalekit_gen.blueprint import Blueprint
 from scalekit_gen.catalog import DECISION_LIST
+from scalekit_gen.harness.project import find_python
 from scalekit_gen.plan import build_plan, record_path
 from scalekit_gen.render import STAGING_SUFFIX
 from scalekit_gen.sizing import DEFAULT_ASSUMPTIONS, FORMULAS
-from tests.harness.project import find_python
 
 PLACEHOLDER = "change-me"
 JINJA_MARKERS = ("{{", "{%", "{#")

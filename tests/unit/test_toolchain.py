@@ -37,7 +37,7 @@ def test_uv_python_is_judged_by_its_version(monkeypatch) -> None:
 
 
 def test_a_uv_python_the_project_accepts_is_found(monkeypatch) -> None:
-    from tests.harness.project import find_python
+    from scalekit_gen.harness.project import find_python
 
     python = find_python()
     monkeypatch.setenv("UV_PYTHON", python)

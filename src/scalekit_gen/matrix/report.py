@@ -17,6 +17,7 @@ class Summary:
     chosen: int  # the rows this run checks (covering set, shard)
     selection: str  # how they were chosen, e.g. "pairwise (strength 2)"
     seconds: float
+    mode: str = "static"  # what ran: "static" or "runtime"
 
 
 def failures(outcomes: Sequence[Outcome]) -> list[Outcome]:
@@ -27,7 +28,7 @@ def junit_xml(summary: Summary, outcomes: Sequence[Outcome]) -> str:
     """One test case per row: its id as the name, each failing check in the failure."""
     suite = ET.Element(
         "testsuite",
-        name="scalekit matrix --static",
+        name=f"scalekit matrix --{summary.mode}",
         tests=str(len(outcomes)),
         failures=str(len(failures(outcomes))),
         errors="0",
@@ -37,7 +38,7 @@ def junit_xml(summary: Summary, outcomes: Sequence[Outcome]) -> str:
         case = ET.SubElement(
             suite,
             "testcase",
-            classname="scalekit.matrix.static",
+            classname=f"scalekit.matrix.{summary.mode}",
             name=outcome.id,
             time=f"{outcome.seconds:.2f}",
         )
@@ -57,7 +58,7 @@ def junit_xml(summary: Summary, outcomes: Sequence[Outcome]) -> str:
 def markdown(summary: Summary, outcomes: Sequence[Outcome]) -> str:
     failed = failures(outcomes)
     lines = [
-        "# scalekit matrix --static",
+        f"# scalekit matrix --{summary.mode}",
         "",
         f"- valid blueprints in the catalog: {summary.blueprints:,}",
         f"- after --only/--exclude: {summary.selected:,}",
@@ -77,10 +78,14 @@ def markdown(summary: Summary, outcomes: Sequence[Outcome]) -> str:
             ]
             if outcome.kept is not None:
                 lines.append(f"- kept render: `{outcome.kept}`")
+            if outcome.answers is not None and outcome.rerun:
+                lines.append(f"- answers that render it: `{outcome.answers}`")
             lines += ["", "```", *(str(problem) for problem in outcome.problems), "```", ""]
     lines += ["## Rows", "", "| # | row | result | seconds |", "|---|---|---|---|"]
     for outcome in outcomes:
         result = "ok" if outcome.ok else "FAILED: " + ", ".join(outcome.failed_checks)
+        if outcome.timings:
+            result += " (" + ", ".join(f"{n} {t:.0f} s" for n, t in outcome.timings) + ")"
         lines.append(f"| {outcome.number} | `{outcome.id}` | {result} | {outcome.seconds:.1f} |")
     return "\n".join(lines) + "\n"
 

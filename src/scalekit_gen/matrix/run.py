@@ -35,6 +35,8 @@ class Outcome:
     kept: Path | None  # the failing render (None when it passed, or never rendered)
     answers: Path | None  # answers that reproduce a failure
     template: Path | None  # the template rendered, None for scalekit's own
+    rerun: str = ""  # --runtime: the command that runs this row again, if not a render's
+    timings: tuple[tuple[str, float], ...] = ()  # --runtime: (step, seconds) as they ran
 
     @property
     def id(self) -> str:
@@ -46,7 +48,10 @@ class Outcome:
 
     @property
     def reproduce(self) -> str:
-        """One line that renders this row again (then see the failing checks)."""
+        """One line that renders this row again (then see the failing checks), or for a
+        --runtime row, that runs it again."""
+        if self.rerun:
+            return self.rerun
         if self.answers is None:
             return ""
         answers = shlex.quote(str(self.answers))

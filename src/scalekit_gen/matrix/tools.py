@@ -125,3 +125,16 @@ def missing() -> list[str]:
     if project_python() is None:
         out.append(NO_PROJECT_PYTHON)
     return out
+
+
+def missing_runtime() -> list[str]:
+    """What `--runtime` needs and cannot find (the servers' binaries are looked for as each
+    starts; `scripts/ensure-system-deps` installs them)."""
+    out = []
+    if importlib.util.find_spec("psycopg") is None:
+        out.append(f"the Python package psycopg ({INSTALL})")
+    if shutil.which("make") is None:
+        out.append("make (the generated projects' commands are Makefile targets)")
+    if project_python() is None:
+        out.append(NO_PROJECT_PYTHON)
+    return out

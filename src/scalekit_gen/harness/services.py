@@ -280,6 +280,10 @@ class _Service(abc.ABC):
     def _pidfile(self) -> Path | None:
         return None
 
+    def _env(self) -> dict[str, str]:
+        """The environment the server and its setup commands run in."""
+        return _clean_env()
+
     # -- machinery -----------------------------------------------------------------------
 
     @property
@@ -317,13 +321,13 @@ class _Service(abc.ABC):
             return ["runuser", "-u", self.run_as, "--", *argv]
         return argv
 
-    def _run(self, argv: list[str], what: str) -> None:
-        """Run a setup command (initdb) to completion, as the server's user."""
+    def _run(self, argv: list[str], what: str) -> str:
+        """Run a setup command (initdb) to completion, as the server's user; its stdout."""
         assert self.dir is not None
         result = subprocess.run(
             self._wrap(argv),
             cwd=self.dir,
-            env=_clean_env(),
+            env=self._env(),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -333,6 +337,7 @@ class _Service(abc.ABC):
         if result.returncode != 0:
             output = "\n".join((result.stdout + result.stderr).splitlines()[-LOG_TAIL_LINES:])
             raise ServiceError(f"{what} failed (exit {result.returncode}):\n{output}")
+        return result.stdout
 
     def _launch(self) -> None:
         assert self.dir is not None
@@ -342,7 +347,7 @@ class _Service(abc.ABC):
             self.proc = subprocess.Popen(
                 self._wrap(self._command()),
                 cwd=self.dir,
-                env=_clean_env(),
+                env=self._env(),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -1243,3 +1248,101 @@ def _memcached_reply_done(reply: bytes) -> bool:
     if reply.startswith((b"CLIENT_ERROR", b"SERVER_ERROR")) and reply.endswith(b"\r\n"):
         return True
     return reply.endswith(_MEMCACHED_ENDS)
+
+
+class RabbitMQ(_Service):
+    """A private RabbitMQ node on a free loopback port (AMQP only, no plugins), its database,
+    logs, configuration and Erlang cookie in its temp dir; user guest/guest on vhost `/`.
+
+    Started through the package's own start script (`/usr/lib/rabbitmq/bin`), not the
+    /usr/sbin wrapper that switches to the rabbitmq user. The node registers with the
+    machine's epmd (started by Erlang if none runs, and left running, as Erlang does)."""
+
+    kind = "rabbitmq"
+    SCRIPT_DIRS = ("/usr/lib/rabbitmq/bin",)
+
+    def __init__(self, *, start_timeout: float = 90.0, stop_timeout: float = 20.0) -> None:
+        super().__init__(start_timeout=start_timeout, stop_timeout=stop_timeout)
+        self.binary: str | None = None
+        self.node = f"scalekit-{secrets.token_hex(4)}@localhost"
+        self.dist_port = 0
+
+    def url(self, vhost: str = "/") -> str:
+        return f"amqp://guest:guest@{self.host}:{self.port}/{quote(vhost, safe='')}"
+
+    def add_vhost(self, vhost: str) -> None:
+        """A new virtual host where guest may do anything: one project's queues, apart."""
+        self._ctl("add_vhost", vhost)
+        self._ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+
+    def delete_vhost(self, vhost: str) -> None:
+        self._ctl("delete_vhost", vhost)
+
+    def vhosts(self) -> list[str]:
+        return self._ctl("list_vhosts", "--quiet", "--no-table-headers").split()
+
+    def permissions(self, vhost: str) -> list[list[str]]:
+        """(user, configure, write, read) on `vhost`."""
+        listed = self._ctl("list_permissions", "-p", vhost, "--quiet", "--no-table-headers")
+        return [line.split() for line in listed.splitlines() if line.strip()]
+
+    def _ctl(self, *args: str) -> str:
+        assert self.binary is not None
+        ctl = str(Path(self.binary).with_name("rabbitmqctl"))
+        return self._run([ctl, "-n", self.node, *args], f"rabbitmqctl {args[0]}")
+
+    def _check_binaries(self) -> None:
+        # The package's script before PATH's /usr/sbin wrapper (which would switch users).
+        scripts = [os.path.join(d, "rabbitmq-server") for d in self.SCRIPT_DIRS]
+        found = [path for path in scripts if os.access(path, os.X_OK)]
+        if found and not os.environ.get("SCALEKIT_RABBITMQ_SERVER"):
+            self.binary = found[0]
+        else:
+            self.binary = _find_binary("rabbitmq-server", "SCALEKIT_RABBITMQ_SERVER")
+
+    def _prepare(self) -> None:
+        assert self.dir is not None
+        (self.dir / "enabled_plugins").write_text("[].\n")
+        (self.dir / "rabbitmq-env.conf").write_text("")
+        # Little disk and memory on a CI machine must not block publishers.
+        (self.dir / "rabbitmq.conf").write_text(
+            "loopback_users.guest = true\n"
+            "disk_free_limit.absolute = 1MB\n"
+            "vm_memory_high_watermark.relative = 0.9\n"
+        )
+
+    def _env(self) -> dict[str, str]:
+        assert self.dir is not None
+        if not self.dist_port:
+            self.dist_port = free_port()
+        return {
+            **_clean_env(),
+            "HOME": str(self.dir),  # the Erlang cookie
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_IP_ADDRESS": self.host,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_CONF_ENV_FILE": str(self.dir / "rabbitmq-env.conf"),
+            "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(self.dir / "advanced.config"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir / "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.dir / "log"),
+            "RABBITMQ_LOGS": "-",  # to stdout: the harness's log file
+            "RABBITMQ_PID_FILE": str(self.dir / "rabbitmq.pid"),
+        }
+
+    def _command(self) -> list[str]:
+        assert self.binary is not None
+        return [self.binary]
+
+    def _pidfile(self) -> Path | None:
+        assert self.dir is not None
+        return self.dir / "rabbitmq.pid"
+
+    def _ready(self) -> bool:
+        """The AMQP listener opens last in the boot: ready once it answers the protocol
+        header with a method frame (Connection.Start)."""
+        with socket.create_connection((self.host, self.port), timeout=5) as s:
+            s.sendall(b"AMQP\x00\x00\x09\x01")
+            return s.recv(1)[:1] == b"\x01"

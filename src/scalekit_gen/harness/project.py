@@ -1,4 +1,5 @@
-"""Drive a generated project through its operations contract (DESIGN.md §4) in tests.
+"""Drive a generated project through its operations contract (DESIGN.md §4): for the
+integration tests and `scalekit matrix --runtime`.
 
 The pieces, each usable on its own::
 
