@@ -428,32 +428,14 @@ def _matrix_runtime(
                     highlight=False,
                     soft_wrap=True,
                 )
-                console.print(
-                    f"  reproduce: {outcome.reproduce}",
-                    highlight=False,
-                    markup=False,
-                    soft_wrap=True,
-                )
+                lines = [f"reproduce: {outcome.reproduce}"]
                 if outcome.kept is not None:
-                    console.print(
-                        f"  kept render: {outcome.kept}",
-                        highlight=False,
-                        markup=False,
-                        soft_wrap=True,
-                    )
+                    lines.append(f"kept render: {outcome.kept}")
                 if outcome.answers is not None:
-                    console.print(
-                        f"  answers: {outcome.answers} (scalekit new NAME --answers FILE)",
-                        highlight=False,
-                        markup=False,
-                    )
-                for problem in outcome.problems:
-                    console.print(
-                        f"  {_head_and_tail(str(problem))}",
-                        highlight=False,
-                        markup=False,
-                        soft_wrap=True,
-                    )
+                    lines.append(f"answers: {outcome.answers} (scalekit new NAME --answers FILE)")
+                lines += [_head_and_tail(str(problem)) for problem in outcome.problems]
+                for line in lines:  # paths and output as they are: no markup, no wrapping
+                    console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
             progress.update(task, advance=1, description=f"running, {len(failed)} failed")
 
         outcomes = runtime.run_runtime(
