@@ -6,6 +6,9 @@ For each row, in `STEPS` order (the first failing step ends the row and names it
 - `render`: `render_project` with the matrix's longest names (`space.LONGEST_NAMES`), as
   `--static` renders;
 - `install`: `make install` (uv, one shared cache for the run: `project.uv_cache_dir()`);
+- `lint`: `make lint`, the whole-project checks no single file shows: mypy strict and the
+  import-linter contracts over the installed project, and for Django `manage.py check
+  --deploy` on the production settings and models without a migration;
 - `migrate`: `make migrate` (DATABASE_MIGRATIONS_URL, the migrations' own role on PostgreSQL,
   as the contract says; the application's role reaches it through PgBouncer);
 - `test`: `make test`, the project's own suite, on the same services;
@@ -54,7 +57,18 @@ from scalekit_gen.matrix.run import Outcome, write_answers
 from scalekit_gen.matrix.space import AXES, LONGEST_NAMES, Row, blueprint_of
 from scalekit_gen.render import render_project
 
-STEPS = ("render", "install", "migrate", "test", "credential", "boot", "http", "job", "loadtest")
+STEPS = (
+    "render",
+    "install",
+    "lint",
+    "migrate",
+    "test",
+    "credential",
+    "boot",
+    "http",
+    "job",
+    "loadtest",
+)
 TEST_TIMEOUT = 900
 #: A short gate: enough users and time to show a server that errors or stalls under
 #: concurrency, not a benchmark (bench/ measures).
@@ -264,6 +278,8 @@ def run_row(
 def _run_project(steps: _Steps, project: Blueprint, root: Path, env: ProjectEnv) -> None:
     with steps.step("install"):
         env.make(root, "install", timeout=INSTALL_TIMEOUT)
+    with steps.step("lint"):
+        env.make(root, "lint")
     with steps.step("migrate"):
         env.make(root, "migrate")
     with steps.step("test"):
