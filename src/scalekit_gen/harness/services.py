@@ -1038,8 +1038,11 @@ class PgBouncer(_Service):
             "max_client_conn": self.max_client_conn,
             # Drivers send these at startup; 1.18 refuses the connection otherwise (§0).
             "ignore_startup_parameters": "extra_float_digits,options",
-            # Transaction pooling: no DISCARD ALL between clients.
-            "server_reset_query": "",
+            # Transaction pooling: no DISCARD ALL between clients (a transaction leaves no
+            # session state). Session pooling keeps PgBouncer's default, DISCARD ALL, as the
+            # projects' pgbouncer.ini does: the next client must not inherit the last one's
+            # prepared statements (asyncpg's "__asyncpg_stmt_1__ already exists").
+            **({"server_reset_query": ""} if self.pool_mode == "transaction" else {}),
             "pidfile": str(self.dir / "pgbouncer.pid"),
             # A client stuck behind a full pool fails in 30 s rather than the default 120 s.
             "query_wait_timeout": 30,
