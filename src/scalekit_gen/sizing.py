@@ -118,6 +118,11 @@ FORMULAS: tuple[tuple[str, str], ...] = (
         "the request's time, not a queue) / 1 s (back in a second once the database is)",
     ),
     (
+        "a connect's wait / a dead peer noticed (libpq, psycopg; asyncpg: the connect only)",
+        "⌈statement_timeout_ms / 1000⌉ s (a PgBouncer or database gone fails the connect, "
+        "not TCP's 2 minutes) / keepalives after 10 s idle, every 5 s, 3 unanswered: 25 s",
+    ),
+    (
         "request timeout (async servers)",
         "2 × ⌈statement_timeout_ms / 1000⌉ s (a statement at its limit, then the rest)",
     ),
@@ -170,6 +175,10 @@ class Sizing:
     pgbouncer_query_timeout_s: int
     pgbouncer_idle_transaction_timeout_s: int
     db_pool_timeout_s: int
+    db_connect_timeout_s: int
+    db_keepalives_idle_s: int
+    db_keepalives_interval_s: int
+    db_keepalives_count: int
     pgbouncer_query_wait_timeout_s: int
     pgbouncer_server_login_retry_s: int
     request_timeout_s: int
@@ -327,6 +336,12 @@ def size(
         pgbouncer_query_timeout_s=statement_s + 5,
         pgbouncer_idle_transaction_timeout_s=math.ceil(idle_in_transaction_ms / 1000) + 5,
         db_pool_timeout_s=statement_s,
+        db_connect_timeout_s=statement_s,
+        # A pooled or kept connection whose peer vanished (a PgBouncer pod gone, a failover)
+        # fails within idle + interval × count s instead of waiting for TCP to give up.
+        db_keepalives_idle_s=10,
+        db_keepalives_interval_s=5,
+        db_keepalives_count=3,
         pgbouncer_query_wait_timeout_s=statement_s,
         pgbouncer_server_login_retry_s=1,
         request_timeout_s=2 * statement_s,
