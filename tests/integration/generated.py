@@ -95,8 +95,9 @@ def assert_writes_need_a_credential(
     server: Server, module: str, headers: Mapping[str, str]
 ) -> None:
     """A write without a credential, or with a wrong one (`wrong_credentials` of the valid
-    `headers`), is 401 with a `WWW-Authenticate` challenge (`Bearer` with users-jwt, as the
-    contract says), its body the project's JSON error; a read is served without one."""
+    `headers`), is 401 with a `WWW-Authenticate` challenge (`Bearer` with users-jwt,
+    `ApiKey header="X-API-Key"` with api-keys, in both frameworks, as the contract says), its
+    body the project's JSON error; a read is served without one."""
     items = f"/api/v1/{module}/items"
     attempts = {"no credential": {}, **wrong_credentials(headers)}
     for attempt, sent in attempts.items():
@@ -110,7 +111,10 @@ def assert_writes_need_a_credential(
         if "Authorization" in headers:
             assert challenge == "Bearer", (attempt, dict(refused.headers))
         else:
-            assert challenge, (attempt, dict(refused.headers))
+            assert challenge == f'ApiKey header="{API_KEY_HEADER}"', (
+                attempt,
+                dict(refused.headers),
+            )
     assert server.get(items).status == 200
 
 

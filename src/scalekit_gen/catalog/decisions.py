@@ -293,6 +293,25 @@ AUTH = Decision(
             "counts each user or key on its own, anonymous callers by client address.",
         ),
         Consequence(
+            {"auth": ("users-jwt",), "framework": ("django",)},
+            "Signing in is not leave to write: a write needs the user to hold the Django model "
+            "permission the admin asks for too (add_item, change_item, delete_item), else 403. "
+            "A superuser holds them all; grant others in the admin or with "
+            "user.user_permissions.add(...).",
+            shown_in=("auth",),
+        ),
+        Consequence(
+            {"auth": ("users-jwt",), "framework": ("fastapi",)},
+            "Signing in is not leave to write: a write needs a superuser (make "
+            "createsuperuser), else 403; any other user may read and manage their account.",
+            shown_in=("auth",),
+        ),
+        Consequence(
+            {"auth": ("api-keys",)},
+            "Every live key may write: a key is a service principal that an operator mints "
+            "for a caller trusted to write.",
+        ),
+        Consequence(
             {"auth": ("none",)},
             "Every endpoint is open to whoever reaches the service: run it only behind a "
             "gateway that authenticates, on a network nothing else can call into. The rate "
