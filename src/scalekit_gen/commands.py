@@ -24,6 +24,8 @@ from scalekit_gen.presets import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from rich.progress import Progress
 
     from scalekit_gen.update import UpdateResult
@@ -360,10 +362,7 @@ def matrix(
         chosen.how,
         time.monotonic() - started,
     )
-    if junit is not None:
-        reports.write(junit, reports.junit_xml(summary, outcomes))
-    if report is not None:
-        reports.write(report, reports.markdown(summary, outcomes))
+    _write_reports(summary, outcomes, junit=junit, report=report)
     if failed:
         console.print(
             f"[red]{len(failed)} of {len(outcomes)} blueprints failed[/red] "
@@ -449,10 +448,7 @@ def _matrix_runtime(
         time.monotonic() - started,
         mode="runtime",
     )
-    if junit is not None:
-        reports.write(junit, reports.junit_xml(summary, outcomes))
-    if report is not None:
-        reports.write(report, reports.markdown(summary, outcomes))
+    _write_reports(summary, outcomes, junit=junit, report=report)
     if failed:
         console.print(
             f"[red]{len(failed)} of {len(outcomes)} blueprints failed at runtime[/red] "
@@ -536,6 +532,18 @@ def _matrix_proof(
     shutil.rmtree(workdir / "files", ignore_errors=True)
     console.print(f"[green]every file rendering passed[/green]: {counts}", highlight=False)
     return 0
+
+
+def _write_reports(
+    summary: Any, outcomes: Sequence[Any], *, junit: Path | None, report: Path | None
+) -> None:
+    """The --junit and --report files of a static or runtime run, where asked for."""
+    from scalekit_gen.matrix import report as reports
+
+    if junit is not None:
+        reports.write(junit, reports.junit_xml(summary, outcomes))
+    if report is not None:
+        reports.write(report, reports.markdown(summary, outcomes))
 
 
 def _matrix_progress(console: Console) -> Progress:
