@@ -11,6 +11,12 @@ from scalekit_gen.harness.services import PgBouncer, Postgres
 #: PgBouncer's pool per (database, user): small on purpose, so that clients share server
 #: connections as they do in production and session-state bugs show up.
 PGBOUNCER_POOL_SIZE = 4
+#: In session mode a client connection pins a server connection for as long as it is open,
+#: and an application's pool keeps its connections open: the pool must hold every client
+#: (web processes × (pool + overflow), the worker's), as the projects' own sizing makes it.
+#: Below POSTGRES_MAX_CONNECTIONS, which the migrations' and the tests' direct connections
+#: share.
+PGBOUNCER_SESSION_POOL_SIZE = 30
 PGBOUNCER_MAX_CLIENTS = 200
 POSTGRES_MAX_CONNECTIONS = 50
 #: What a generated project's docker-compose.yml starts its PostgreSQL with.
@@ -34,6 +40,8 @@ def pgbouncer(pg: Postgres, pool_mode: str = "transaction") -> PgBouncer:
     return PgBouncer(
         pg,
         pool_mode=pool_mode,
-        default_pool_size=PGBOUNCER_POOL_SIZE,
+        default_pool_size=PGBOUNCER_SESSION_POOL_SIZE
+        if pool_mode == "session"
+        else PGBOUNCER_POOL_SIZE,
         max_client_conn=PGBOUNCER_MAX_CLIENTS,
     )
